@@ -1,0 +1,24 @@
+/* vhdtool — create, inspect, check and access VHD/AVHD images. */
+#include "vhdtool.h"
+
+static const struct cli_verb verbs[] = {
+	{ "create", cmd_create,
+	  "[--type fixed|dynamic] [--block-size SIZE] [--force] FILE SIZE | --parent PARENT FILE",
+	  "create a fixed, dynamic or differencing (child) image" },
+	{ "info", cmd_info, "[--chain] [--force] [--json|-H] FILE",
+	  "show what a VHD holds: type, sizes, geometry, creator, parent, locators" },
+	{ "check", cmd_check, "[--chain] [--json|-H] FILE",
+	  "check an image's structure: 0 clean, 2 corrupt, 3 leaks only" },
+	{ "read", cmd_read, "[--force] [-o OUT] FILE OFFSET LENGTH",
+	  "write LENGTH bytes at OFFSET of the disk (through its chain) to stdout" },
+	{ "write", cmd_write, "[-i IN] FILE OFFSET",
+	  "write stdin to the disk at OFFSET (into the top layer)" },
+	{ "cat", cmd_cat, "[--force] [-o OUT] FILE",
+	  "write the whole disk (through its chain) to stdout" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	return cli_main("vhdtool", verbs, argc, argv);
+}

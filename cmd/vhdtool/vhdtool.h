@@ -1,0 +1,14 @@
+/* vhdtool.h — verbs of vhdtool (one file each once past ~100 lines). */
+#ifndef VHDTOOL_H
+#define VHDTOOL_H
+
+#include "cli.h"
+
+int cmd_create(struct cli *cli, int argc, const char **argv);
+int cmd_info(struct cli *cli, int argc, const char **argv);
+int cmd_check(struct cli *cli, int argc, const char **argv);
+int cmd_read(struct cli *cli, int argc, const char **argv);
+int cmd_write(struct cli *cli, int argc, const char **argv);
+int cmd_cat(struct cli *cli, int argc, const char **argv);
+
+#endif
