@@ -106,6 +106,36 @@ static int popt_error(struct cli *cli, poptContext ctx, int rc)
 			       poptStrerror(rc));
 }
 
+/* String options popt filled in are malloc'ed: remember them to free at exit. */
+#define MAX_STR_OPTS 32
+struct str_snapshot {
+	char **slot[MAX_STR_OPTS];
+	char *before[MAX_STR_OPTS];
+	int n;
+};
+
+static void snapshot_strings(struct str_snapshot *ss, const struct poptOption *t)
+{
+	for (; t && (t->longName || t->shortName || t->argInfo); t++) {
+		unsigned kind = t->argInfo & POPT_ARG_MASK;
+		if (kind == POPT_ARG_INCLUDE_TABLE) {
+			snapshot_strings(ss, t->arg);
+		} else if (kind == POPT_ARG_STRING && t->arg && ss->n < MAX_STR_OPTS) {
+			ss->slot[ss->n] = t->arg;
+			ss->before[ss->n] = *(char **)t->arg;
+			ss->n++;
+		}
+	}
+}
+
+static void own_changed_strings(struct cli *cli, const struct str_snapshot *ss)
+{
+	for (int i = 0; i < ss->n; i++)
+		if (*ss->slot[i] && *ss->slot[i] != ss->before[i] &&
+		    cli->nowned < (int)(sizeof(cli->owned) / sizeof(cli->owned[0])))
+			cli->owned[cli->nowned++] = *ss->slot[i];
+}
+
 int cli_parse(struct cli *cli, int argc, const char **argv, const struct poptOption *opts,
 	      unsigned flags, int min_args, int max_args)
 {
@@ -135,12 +165,15 @@ int cli_parse(struct cli *cli, int argc, const char **argv, const struct poptOpt
 	}
 	if (v)
 		poptSetOtherOptionHelp(cli->ctx, v->args);
+	struct str_snapshot ss = { .n = 0 };
+	snapshot_strings(&ss, table);
 	while ((rc = poptGetNextOpt(cli->ctx)) > 0) {
 		if (rc == 'q')
 			cli->quiet = 1;
 		else if (rc == 'v')
 			cli->verbose++;
 	}
+	own_changed_strings(cli, &ss);
 	if (rc < -1)
 		return popt_error(cli, cli->ctx, rc);
 	if (opt_help) {
@@ -190,12 +223,15 @@ int cli_main(const char *prog, const struct cli_verb *verbs, int argc, char **ar
 	ctx = poptGetContext(prog, argc, (const char **)argv, global, POPT_CONTEXT_POSIXMEHARDER);
 	if (!ctx)
 		return EXIT_FAIL;
+	struct str_snapshot ss = { .n = 0 };
+	snapshot_strings(&ss, global);
 	while ((rc = poptGetNextOpt(ctx)) > 0) {
 		if (rc == 'q')
 			cli.quiet = 1;
 		else if (rc == 'v')
 			cli.verbose++;
 	}
+	own_changed_strings(&cli, &ss);
 	if (rc < -1) {
 		fprintf(cli.errf, "%s: %s: %s\n", prog, poptBadOption(ctx, POPT_BADOPTION_NOALIAS),
 			poptStrerror(rc));
@@ -235,6 +271,8 @@ int cli_main(const char *prog, const struct cli_verb *verbs, int argc, char **ar
 	if (cli.ctx)
 		poptFreeContext(cli.ctx);
 	poptFreeContext(ctx);
+	for (int i = 0; i < cli.nowned; i++)
+		free(cli.owned[i]);
 	errno = 0;
 	if ((fflush(stdout) != 0 || ferror(stdout)) && rc == EXIT_OK) {
 		fprintf(stderr, "%s: cannot write to standard output: %s\n", prog,

@@ -54,6 +54,8 @@ struct cli {
 	const char **args;   /* positional arguments after cli_parse */
 	int nargs;
 	poptContext ctx;     /* owns args */
+	char *owned[32];     /* strings popt allocated for string options */
+	int nowned;
 	char fullname[64];   /* "vhdtool create" */
 };
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crashpoint.h"
 #include "endian.h"
 #include "safeio.h"
 
@@ -313,31 +314,46 @@ static int check_bat(struct vhd *v, struct error *err)
 		if (off + span > end_max)
 			end_max = off + span;
 	}
+	v->ref_end = end_max;
 	v->next_free = v->tail_ok ? v->file_size - VHD_FOOTER_SIZE : end_max;
 	if (v->next_free < end_max)
 		v->next_free = end_max;
+	/* only a whole unreferenced block span counts as left behind */
+	if (v->next_free - end_max < span)
+		v->ref_end = v->next_free;
 	return 0;
 }
 
-/*
- * A writer that finds no valid footer at the end (a crash between a block's
- * data and its footer) puts the footer back after the last referenced
- * block and drops the unreferenced tail: that data was never acknowledged.
- */
-static int recover_tail(struct vhd *v, struct error *err)
+static int write_trailing_footer(struct vhd *v, uint64_t at, struct error *err)
 {
 	uint8_t b[VHD_FOOTER_SIZE];
 
 	memcpy(b, v->footer_raw, sizeof(b));
-	vhd_footer_encode(&v->footer, b);
-	if (io_pwrite_full(v->fd, b, sizeof(b), v->next_free) < 0 ||
-	    ftruncate(v->fd, (off_t)(v->next_free + VHD_FOOTER_SIZE)) < 0 || fsync(v->fd) < 0)
+	if (io_pwrite_full(v->fd, b, sizeof(b), at) < 0)
+		return error_errno(err, errno, "cannot write the footer of '%s'", v->path);
+	return 0;
+}
+
+/*
+ * A writer that finds the end of the file unreferenced (a crash inside a
+ * block allocation) or without a footer (another tool's crash between a
+ * block and its footer) puts the footer right after the last referenced
+ * structure and drops the rest: that space held nothing acknowledged.
+ */
+static int recover_tail(struct vhd *v, struct error *err)
+{
+	uint64_t at = v->ref_end, dropped = v->file_size - VHD_FOOTER_SIZE - at;
+
+	if (write_trailing_footer(v, at, err) < 0)
+		return -1;
+	if (ftruncate(v->fd, (off_t)(at + VHD_FOOTER_SIZE)) < 0 || fsync(v->fd) < 0)
 		return error_errno(err, errno, "cannot restore the footer of '%s'", v->path);
-	memcpy(v->footer_raw, b, sizeof(b));
-	v->file_size = v->next_free + VHD_FOOTER_SIZE;
-	v->tail_ok = v->tail_checksum_ok = v->footer_checksum_ok = true;
-	error_warn("'%s': restored the footer at the end of the file (interrupted write)",
-		   v->path);
+	error_warn("'%s': %s; reclaimed %llu bytes left by an interrupted write", v->path,
+		   v->tail_ok ? "unreferenced space before the footer" : "footer restored at the end",
+		   (unsigned long long)(v->file_size > at + VHD_FOOTER_SIZE ? dropped : 0));
+	v->next_free = at;
+	v->file_size = at + VHD_FOOTER_SIZE;
+	v->tail_ok = v->tail_checksum_ok = v->footer_checksum_ok = v->copies_equal = true;
 	return 0;
 }
 
@@ -400,7 +416,8 @@ static struct vhd *open_layer(const char *path, unsigned flags, int depth, struc
 	if (v->footer.type != VHD_TYPE_FIXED) {
 		if (load_header(v, err) < 0 || check_bat(v, err) < 0)
 			goto fail;
-		if (!v->tail_ok && !(flags & DISK_RDONLY) && recover_tail(v, err) < 0)
+		if (!(flags & DISK_RDONLY) && (!v->tail_ok || v->next_free > v->ref_end) &&
+		    recover_tail(v, err) < 0)
 			goto fail;
 	}
 	return v;
@@ -596,17 +613,14 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-static int write_trailing_footer(struct vhd *v, uint64_t at, struct error *err)
-{
-	uint8_t b[VHD_FOOTER_SIZE];
 
-	memcpy(b, v->footer_raw, sizeof(b));
-	if (io_pwrite_full(v->fd, b, sizeof(b), at) < 0)
-		return error_errno(err, errno, "cannot write the footer of '%s'", v->path);
-	return 0;
-}
-
-/* New block: data, then bitmap, then BAT entry, then footer at the new end. */
+/*
+ * New block. The footer moves to the new end first, so the file is a valid
+ * VHD at every instant (every reader, also those that only look at EOF, can
+ * open it); then data, bitmap and BAT entry in that order, each durable
+ * before the next. A crash leaves at most unreferenced space before the
+ * footer: check reports it as a leak and the next writer reclaims it.
+ */
 static int allocate_block(struct vhd *v, uint32_t blk, uint32_t in, const uint8_t *buf,
 			  size_t n, struct error *err)
 {
@@ -622,16 +636,18 @@ static int allocate_block(struct vhd *v, uint32_t blk, uint32_t in, const uint8_
 	bm = calloc(1, v->bitmap_bytes);
 	if (!bm)
 		return error_set(err, EXIT_FAIL, "out of memory");
-	/* Extend first: until the footer lands at `end` the file ends in zeros,
-	 * so a crash leaves the copy at offset 0 in charge (see recover_tail). */
-	if (ftruncate(v->fd, (off_t)(end + VHD_FOOTER_SIZE)) < 0) {
+	if (write_trailing_footer(v, end, err) < 0) {
 		free(bm);
-		return error_errno(err, errno, "cannot extend '%s'", v->path);
+		return -1;
 	}
+	v->next_free = end;              /* from here on the space is ours (or leaked) */
+	v->file_size = end + VHD_FOOTER_SIZE;
+	crashpoint("alloc-footer");
 	if (io_pwrite_full(v->fd, buf, n, data_off + in) < 0) {
 		free(bm);
 		return error_errno(err, errno, "cannot write '%s'", v->path);
 	}
+	crashpoint("alloc-data");
 	if (v->footer.type == VHD_TYPE_DYNAMIC) {
 		memset(bm, 0xff, v->block_size / VHD_SECTOR / 8);
 	} else {
@@ -645,21 +661,17 @@ static int allocate_block(struct vhd *v, uint32_t blk, uint32_t in, const uint8_
 		free(bm);
 		return -1;
 	}
+	crashpoint("alloc-bitmap");
 	put_be32(ent, (uint32_t)(bm_off / VHD_SECTOR));
 	if (io_pwrite_full(v->fd, ent, 4, v->header.table_offset + (uint64_t)blk * 4) < 0) {
 		free(bm);
 		return error_errno(err, errno, "cannot write the block table of '%s'", v->path);
 	}
-	if (write_trailing_footer(v, end, err) < 0) {
-		free(bm);
-		return -1;
-	}
+	crashpoint("alloc-bat");
 	free(v->bitmaps[blk]);
 	v->bitmaps[blk] = bm;
 	v->bat[blk] = (uint32_t)(bm_off / VHD_SECTOR);
 	v->allocated_blocks++;
-	v->next_free = end;
-	v->file_size = end + VHD_FOOTER_SIZE;
 	return 0;
 }
 
@@ -690,6 +702,7 @@ static int write_in_block(struct vhd *v, uint32_t blk, uint32_t in, const uint8_
 	if (!dirty)
 		return 0;
 	/* the data must be durable before the bits that expose it */
+	crashpoint("bitmap-data");
 	if (sync_step(v, err) < 0)
 		return -1;
 	for (s = s0; s < s1; s++)

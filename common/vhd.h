@@ -71,6 +71,8 @@ struct vhd {
 	uint8_t **bitmaps;         /* per block, loaded on demand */
 	uint64_t meta_end;         /* end of header, BAT and locators */
 	uint64_t next_free;        /* where the trailing footer is (or belongs) */
+	uint64_t ref_end;          /* end of everything referenced (= next_free
+				      unless a crash left space behind) */
 	uint32_t allocated_blocks;
 
 	struct vhd *parent;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crashpoint.h"
 #include "endian.h"
 #include "safeio.h"
 #include "uuid.h"
@@ -262,6 +263,8 @@ int vhd_create(const char *path, const struct vhd_create_opts *o, struct error *
 		rc = write_fixed(fd, tmp, o, err);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = error_errno(err, errno, "cannot write '%s'", path);
+	if (rc == 0)
+		crashpoint("create-temp");
 	if (rc == 0) {
 		if (o->force)
 			rc = rename(tmp, path);

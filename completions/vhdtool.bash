@@ -1,0 +1,154 @@
+# bash completion for vhdtool(1)                             -*- shell-script -*-
+#
+# Install as $(BASHCOMPDIR)/vhdtool, or source it. Works with or without the
+# bash-completion package (uses its _filedir when present). Keep the option
+# lists in step with the popt tables in cmd/vhdtool/*.c and common/cli.c.
+
+_vhdtool_verbs='create info check read write cat'
+
+# options every verb accepts (common_opts in common/cli.c)
+_vhdtool_common='-q --quiet -v --verbose --root -h --help --usage'
+
+# _vhdtool_options VERB: that verb's options (long and short)
+_vhdtool_options()
+{
+	case $1 in
+	create) echo "-t --type -b --block-size -p --parent -f --force --preallocate" ;;
+	info) echo "-c --chain -f --force --json -H" ;;
+	check) echo "-c --chain --json -H" ;;
+	read | cat) echo "-o --output -f --force" ;;
+	write) echo "-i --input" ;;
+	esac
+}
+
+# _vhdtool_takes_arg VERB OPTION: does OPTION of VERB take a separate value?
+_vhdtool_takes_arg()
+{
+	case $2 in
+	--root) return 0 ;;
+	-t | --type | -b | --block-size | -p | --parent) [[ $1 == create ]] ;;
+	-o | --output) [[ $1 == read || $1 == cat ]] ;;
+	-i | --input) [[ $1 == write ]] ;;
+	*) return 1 ;;
+	esac
+}
+
+# _vhdtool_files [EXT]: complete $cur as files (only *.EXT when given) and
+# directories
+_vhdtool_files()
+{
+	if declare -F _filedir >/dev/null; then
+		_filedir "$@"
+		return
+	fi
+	local IFS=$'\n' reset
+	reset=$(shopt -p extglob)
+	shopt -s extglob
+	compopt -o filenames 2>/dev/null
+	if [[ $1 ]]; then
+		COMPREPLY+=($(compgen -d -- "$cur")
+			$(compgen -f -X "!*.@($1|${1^^})" -- "$cur"))
+	else
+		COMPREPLY+=($(compgen -f -- "$cur"))
+	fi
+	eval "$reset"
+}
+
+_vhdtool_dirs()
+{
+	if declare -F _filedir >/dev/null; then
+		_filedir -d
+		return
+	fi
+	local IFS=$'\n'
+	compopt -o filenames 2>/dev/null
+	COMPREPLY+=($(compgen -d -- "$cur"))
+}
+
+_vhdtool()
+{
+	local cw=${COMP_CWORD:-0}
+	local cur=${COMP_WORDS[cw]-} prev=
+	local verb= npos=0 endopts= i w
+
+	COMPREPLY=()
+	# COMP_WORDBREAKS splits "--type=fi" into "--type" "=" "fi"
+	if [[ $cur == = ]]; then
+		cur=
+		((cw > 0)) && prev=${COMP_WORDS[cw - 1]}
+	elif ((cw > 1)) && [[ ${COMP_WORDS[cw - 1]} == = ]]; then
+		prev=${COMP_WORDS[cw - 2]}
+	elif ((cw > 0)); then
+		prev=${COMP_WORDS[cw - 1]}
+	fi
+	[[ $cur == = ]] && cur=
+
+	# Walk the words before the cursor: global options, the verb, then the
+	# verb's options and positional arguments.
+	for ((i = 1; i < cw; i++)); do
+		w=${COMP_WORDS[i]}
+		if [[ $w == = ]]; then
+			((i++)) # "--opt" "=" "value": skip the value
+			continue
+		fi
+		if [[ -z $verb ]]; then
+			case $w in
+			--root) [[ ${COMP_WORDS[i + 1]-} == = ]] || ((i++)) ;;
+			-*) ;;
+			*) verb=$w ;;
+			esac
+			continue
+		fi
+		if [[ -z $endopts && $w == -- ]]; then
+			endopts=1
+		elif [[ -z $endopts && $w == -?* ]]; then
+			if _vhdtool_takes_arg "$verb" "$w" && [[ ${COMP_WORDS[i + 1]-} != = ]]; then
+				((i++))
+			fi
+		else
+			((npos++))
+		fi
+	done
+
+	# before the verb: global options or the verb
+	if [[ -z $verb ]]; then
+		if [[ $prev == --root ]]; then
+			_vhdtool_dirs
+		elif [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W '-q --quiet -v --verbose --root -h --help
+				--usage -V --version' -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "$_vhdtool_verbs help" -- "$cur"))
+		fi
+		return 0
+	fi
+
+	if [[ $verb == help ]]; then
+		((npos == 0)) && COMPREPLY=($(compgen -W "$_vhdtool_verbs" -- "$cur"))
+		return 0
+	fi
+	[[ " $_vhdtool_verbs " == *" $verb "* ]] || return 0
+
+	# the value of an option
+	if [[ -z $endopts ]] && _vhdtool_takes_arg "$verb" "$prev"; then
+		case $prev in
+		--root) _vhdtool_dirs ;;
+		-t | --type) COMPREPLY=($(compgen -W 'fixed dynamic' -- "$cur")) ;;
+		-p | --parent) _vhdtool_files 'vhd|avhd' ;;
+		-o | --output | -i | --input) _vhdtool_files ;;
+		esac
+		return 0 # -b/--block-size: a size, nothing to offer
+	fi
+
+	if [[ -z $endopts && $cur == -* ]]; then
+		COMPREPLY=($(compgen -W "$(_vhdtool_options "$verb") $_vhdtool_common" \
+			-- "$cur"))
+		return 0
+	fi
+
+	# FILE is the first positional argument; SIZE, OFFSET, LENGTH are numbers
+	((npos == 0)) && _vhdtool_files 'vhd|avhd'
+	return 0
+}
+
+complete -F _vhdtool vhdtool
