@@ -482,7 +482,7 @@ uint64_t vhd_block_offset(const struct vhd *v, uint32_t blk)
 	return (uint64_t)v->bat[blk] * VHD_SECTOR;
 }
 
-static uint8_t *get_bitmap(struct vhd *v, uint32_t blk, struct error *err)
+uint8_t *vhd_bitmap(struct vhd *v, uint32_t blk, struct error *err)
 {
 	ssize_t n;
 
@@ -560,7 +560,7 @@ int vhd_read(struct vhd *v, void *buf, size_t len, uint64_t off, struct error *e
 			if (read_below(v, p, n, off, err) < 0)
 				return -1;
 		} else {
-			const uint8_t *bm = get_bitmap(v, blk, err);
+			const uint8_t *bm = vhd_bitmap(v, blk, err);
 			uint64_t pos = in, end = in + n;
 			if (!bm)
 				return -1;
@@ -691,7 +691,7 @@ static int write_in_block(struct vhd *v, uint32_t blk, uint32_t in, const uint8_
 	}
 	if (io_pwrite_full(v->fd, buf, n, boff + v->bitmap_bytes + in) < 0)
 		return error_errno(err, errno, "cannot write '%s'", v->path);
-	bm = get_bitmap(v, blk, err);
+	bm = vhd_bitmap(v, blk, err);
 	if (!bm)
 		return -1;
 	for (s = s0; s < s1; s++)

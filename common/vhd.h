@@ -97,6 +97,17 @@ int vhd_flush(struct vhd *v, struct error *err);
 
 /* Where a block's bitmap starts in the file, or 0 if unallocated. */
 uint64_t vhd_block_offset(const struct vhd *v, uint32_t blk);
+/* Sector bitmap of an allocated block (cached; MSB-first bits), NULL on error. */
+uint8_t *vhd_bitmap(struct vhd *v, uint32_t blk, struct error *err);
+
+/*
+ * Which layer serves the disk range starting at `off` (vhd_map.c).
+ * On return *len is shortened to the run served by one source; *layer is
+ * the layer holding it (NULL: no layer does, it reads as zeros) and
+ * *file_off where it starts in that layer's file.
+ */
+int vhd_map_range(struct vhd *v, uint64_t off, uint64_t *len, struct vhd **layer,
+		  uint64_t *file_off, struct error *err);
 
 /* ---- parents (vhd_parent.c) ---- */
 
