@@ -230,6 +230,15 @@ int vhd_create(const char *path, const struct vhd_create_opts *o, struct error *
 		parent = vhd_open(o->parent, DISK_RDONLY | o->parent_flags, err);
 		if (!parent)
 			return -1;
+		int layers = 0;
+		for (struct vhd *l = parent; l; l = l->parent)
+			layers++;
+		if (layers + 1 > VHD_MAX_DEPTH) {
+			error_set(err, EXIT_FAIL, "a child of '%s' would make a chain of %d layers; "
+				  "the limit is %d (merge some first)", o->parent, layers + 1,
+				  VHD_MAX_DEPTH);
+			goto out;
+		}
 		if (!realpath(o->parent, parent_abs)) {
 			error_errno(err, errno, "cannot resolve '%s'", o->parent);
 			goto out;

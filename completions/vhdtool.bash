@@ -33,6 +33,12 @@ _vhdtool_takes_arg()
 	esac
 }
 
+# _vhdtool_add CMD...: append CMD's output lines to COMPREPLY
+_vhdtool_add()
+{
+	mapfile -t -O "${#COMPREPLY[@]}" COMPREPLY < <("$@")
+}
+
 # _vhdtool_files [EXT]: complete $cur as files (only *.EXT when given) and
 # directories
 _vhdtool_files()
@@ -41,15 +47,15 @@ _vhdtool_files()
 		_filedir "$@"
 		return
 	fi
-	local IFS=$'\n' reset
+	local reset
 	reset=$(shopt -p extglob)
 	shopt -s extglob
 	compopt -o filenames 2>/dev/null
 	if [[ $1 ]]; then
-		COMPREPLY+=($(compgen -d -- "$cur")
-			$(compgen -f -X "!*.@($1|${1^^})" -- "$cur"))
+		_vhdtool_add compgen -d -- "$cur"
+		_vhdtool_add compgen -f -X "!*.@($1|${1^^})" -- "$cur"
 	else
-		COMPREPLY+=($(compgen -f -- "$cur"))
+		_vhdtool_add compgen -f -- "$cur"
 	fi
 	eval "$reset"
 }
@@ -60,16 +66,15 @@ _vhdtool_dirs()
 		_filedir -d
 		return
 	fi
-	local IFS=$'\n'
 	compopt -o filenames 2>/dev/null
-	COMPREPLY+=($(compgen -d -- "$cur"))
+	_vhdtool_add compgen -d -- "$cur"
 }
 
 _vhdtool()
 {
 	local cw=${COMP_CWORD:-0}
 	local cur=${COMP_WORDS[cw]-} prev=
-	local verb= npos=0 endopts= i w
+	local verb='' npos=0 endopts='' i w
 
 	COMPREPLY=()
 	# COMP_WORDBREAKS splits "--type=fi" into "--type" "=" "fi"
@@ -81,7 +86,6 @@ _vhdtool()
 	elif ((cw > 0)); then
 		prev=${COMP_WORDS[cw - 1]}
 	fi
-	[[ $cur == = ]] && cur=
 
 	# Walk the words before the cursor: global options, the verb, then the
 	# verb's options and positional arguments.
@@ -115,16 +119,16 @@ _vhdtool()
 		if [[ $prev == --root ]]; then
 			_vhdtool_dirs
 		elif [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W '-q --quiet -v --verbose --root -h --help
-				--usage -V --version' -- "$cur"))
+			_vhdtool_add compgen -W '-q --quiet -v --verbose --root -h --help
+				--usage -V --version' -- "$cur"
 		else
-			COMPREPLY=($(compgen -W "$_vhdtool_verbs help" -- "$cur"))
+			_vhdtool_add compgen -W "$_vhdtool_verbs help" -- "$cur"
 		fi
 		return 0
 	fi
 
 	if [[ $verb == help ]]; then
-		((npos == 0)) && COMPREPLY=($(compgen -W "$_vhdtool_verbs" -- "$cur"))
+		((npos == 0)) && _vhdtool_add compgen -W "$_vhdtool_verbs" -- "$cur"
 		return 0
 	fi
 	[[ " $_vhdtool_verbs " == *" $verb "* ]] || return 0
@@ -133,7 +137,7 @@ _vhdtool()
 	if [[ -z $endopts ]] && _vhdtool_takes_arg "$verb" "$prev"; then
 		case $prev in
 		--root) _vhdtool_dirs ;;
-		-t | --type) COMPREPLY=($(compgen -W 'fixed dynamic' -- "$cur")) ;;
+		-t | --type) _vhdtool_add compgen -W 'fixed dynamic' -- "$cur" ;;
 		-p | --parent) _vhdtool_files 'vhd|avhd' ;;
 		-o | --output | -i | --input) _vhdtool_files ;;
 		esac
@@ -141,8 +145,7 @@ _vhdtool()
 	fi
 
 	if [[ -z $endopts && $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "$(_vhdtool_options "$verb") $_vhdtool_common" \
-			-- "$cur"))
+		_vhdtool_add compgen -W "$(_vhdtool_options "$verb") $_vhdtool_common" -- "$cur"
 		return 0
 	fi
 

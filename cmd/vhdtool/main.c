@@ -3,7 +3,7 @@
 
 static const struct cli_verb verbs[] = {
 	{ "create", cmd_create,
-	  "[--type fixed|dynamic] [--block-size SIZE] [--force] FILE SIZE | --parent PARENT FILE",
+	  "[--type fixed|dynamic] [--block-size SIZE] [--preallocate] [--force] FILE SIZE | --parent PARENT FILE",
 	  "create a fixed, dynamic or differencing (child) image" },
 	{ "info", cmd_info, "[--chain] [--force] [--json|-H] FILE",
 	  "show what a VHD holds: type, sizes, geometry, creator, parent, locators" },
@@ -15,6 +15,8 @@ static const struct cli_verb verbs[] = {
 	  "write stdin to the disk at OFFSET (into the top layer)" },
 	{ "cat", cmd_cat, "[--force] [-o OUT] FILE",
 	  "write the whole disk (through its chain) to stdout" },
+	{ "merge", cmd_merge, "[--into ANCESTOR] [--keep] [--dry-run] [--force] [--json|-H] CHILD",
+	  "merge a differencing child (and layers between) into its parent or an ancestor" },
 	{ NULL, NULL, NULL, NULL },
 };
 

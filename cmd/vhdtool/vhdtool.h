@@ -10,5 +10,6 @@ int cmd_check(struct cli *cli, int argc, const char **argv);
 int cmd_read(struct cli *cli, int argc, const char **argv);
 int cmd_write(struct cli *cli, int argc, const char **argv);
 int cmd_cat(struct cli *cli, int argc, const char **argv);
+int cmd_merge(struct cli *cli, int argc, const char **argv);
 
 #endif

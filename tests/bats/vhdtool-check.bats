@@ -141,10 +141,22 @@ expect_refused() {
 
 @test "chain depth is bounded" {
 	vhdtool create l0.vhd 1M
-	for i in $(seq 1 64); do vhdtool create -p l$((i - 1)).vhd l$i.vhd; done
+	for i in $(seq 1 63); do vhdtool create -p l$((i - 1)).vhd l$i.vhd; done
+	run_vhdtool 0 cat -o /dev/null l63.vhd          # 64 layers: the limit
+	run_vhdtool 1 create -p l63.vhd l64.vhd
+	assert_output --partial "would make a chain of 65 layers; the limit is 64"
+	[ ! -e l64.vhd ]
+	# a 65-layer chain made elsewhere is refused when opened: put one more
+	# layer under l0 (l0 becomes a child of x0; l1 expects the new l0)
+	vhdtool create x0.vhd 1M
+	vhdtool create -p x0.vhd x1.vhd
+	mv x1.vhd l0.vhd
+	u=$(vhdtool info --json l0.vhd | jq -r .uuid)
+	test-tool poke l1.vhd $((512 + 40)) "${u//-/}"
+	test-tool vhd-resum l1.vhd
 	run_vhdtool 0 cat -o /dev/null l62.vhd
-	run_vhdtool 65 cat -o /dev/null l64.vhd
-	assert_output --partial "deeper than 64 layers"
+	run_vhdtool 65 cat -o /dev/null l63.vhd
+	assert_output --partial "chain deeper than 64 layers"
 }
 
 @test "check: unreferenced block space is a leak (3)" {
