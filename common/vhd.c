@@ -614,6 +614,56 @@ static bool all_zero(const uint8_t *p, size_t n)
 }
 
 
+/* Where the bytes of a write come from: a buffer, or a range of another file
+ * (merges copy layer to layer in the kernel with copy_file_range). */
+struct wsrc {
+	const uint8_t *buf;
+	int fd;
+	uint64_t off;
+};
+
+static struct wsrc wsrc_advance(struct wsrc s, size_t n)
+{
+	if (s.buf)
+		s.buf += n;
+	else
+		s.off += n;
+	return s;
+}
+
+static int put_data(struct vhd *v, struct wsrc src, size_t n, uint64_t at, struct error *err)
+{
+	if (src.buf) {
+		if (io_pwrite_full(v->fd, src.buf, n, at) < 0)
+			return error_errno(err, errno, "cannot write '%s'", v->path);
+		return 0;
+	}
+	while (n > 0) {
+		loff_t in = (loff_t)src.off, out = (loff_t)at;
+		ssize_t r = copy_file_range(src.fd, &in, v->fd, &out, n, 0);
+		if (r <= 0) {
+			/* not supported here, or a hole at the source's end: plain copy */
+			uint8_t tmp[65536];
+			size_t k = n < sizeof(tmp) ? n : sizeof(tmp);
+			ssize_t got;
+			if (r < 0 && errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+			    errno != EOPNOTSUPP)
+				return error_errno(err, errno, "cannot copy into '%s'", v->path);
+			got = io_pread_full(src.fd, tmp, k, src.off);
+			if (got < 0)
+				return error_errno(err, errno, "cannot read a source of '%s'", v->path);
+			memset(tmp + got, 0, k - (size_t)got);
+			if (io_pwrite_full(v->fd, tmp, k, at) < 0)
+				return error_errno(err, errno, "cannot write '%s'", v->path);
+			r = (ssize_t)k;
+		}
+		src.off += (uint64_t)r;
+		at += (uint64_t)r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
 /*
  * New block. The footer moves to the new end first, so the file is a valid
  * VHD at every instant (every reader, also those that only look at EOF, can
@@ -621,7 +671,7 @@ static bool all_zero(const uint8_t *p, size_t n)
  * before the next. A crash leaves at most unreferenced space before the
  * footer: check reports it as a leak and the next writer reclaims it.
  */
-static int allocate_block(struct vhd *v, uint32_t blk, uint32_t in, const uint8_t *buf,
+static int allocate_block(struct vhd *v, uint32_t blk, uint32_t in, struct wsrc src,
 			  size_t n, struct error *err)
 {
 	uint64_t bm_off = ((v->next_free + v->bitmap_bytes + 4095) & ~(uint64_t)4095) -
@@ -643,9 +693,9 @@ static int allocate_block(struct vhd *v, uint32_t blk, uint32_t in, const uint8_
 	v->next_free = end;              /* from here on the space is ours (or leaked) */
 	v->file_size = end + VHD_FOOTER_SIZE;
 	crashpoint("alloc-footer");
-	if (io_pwrite_full(v->fd, buf, n, data_off + in) < 0) {
+	if (put_data(v, src, n, data_off + in, err) < 0) {
 		free(bm);
-		return error_errno(err, errno, "cannot write '%s'", v->path);
+		return -1;
 	}
 	crashpoint("alloc-data");
 	if (v->footer.type == VHD_TYPE_DYNAMIC) {
@@ -676,7 +726,7 @@ static int allocate_block(struct vhd *v, uint32_t blk, uint32_t in, const uint8_
 }
 
 /* Sector-aligned write inside one block. */
-static int write_in_block(struct vhd *v, uint32_t blk, uint32_t in, const uint8_t *buf,
+static int write_in_block(struct vhd *v, uint32_t blk, uint32_t in, struct wsrc src,
 			  size_t n, struct error *err)
 {
 	uint64_t boff = vhd_block_offset(v, blk);
@@ -685,12 +735,12 @@ static int write_in_block(struct vhd *v, uint32_t blk, uint32_t in, const uint8_
 	bool dirty = false;
 
 	if (!boff) {
-		if (v->footer.type == VHD_TYPE_DYNAMIC && all_zero(buf, n))
+		if (v->footer.type == VHD_TYPE_DYNAMIC && src.buf && all_zero(src.buf, n))
 			return 0;
-		return allocate_block(v, blk, in, buf, n, err);
+		return allocate_block(v, blk, in, src, n, err);
 	}
-	if (io_pwrite_full(v->fd, buf, n, boff + v->bitmap_bytes + in) < 0)
-		return error_errno(err, errno, "cannot write '%s'", v->path);
+	if (put_data(v, src, n, boff + v->bitmap_bytes + in, err) < 0)
+		return -1;
 	bm = vhd_bitmap(v, blk, err);
 	if (!bm)
 		return -1;
@@ -713,25 +763,42 @@ static int write_in_block(struct vhd *v, uint32_t blk, uint32_t in, const uint8_
 	return 0;
 }
 
-static int write_aligned(struct vhd *v, const uint8_t *p, size_t len, uint64_t off,
-			 struct error *err)
+static int write_aligned_src(struct vhd *v, struct wsrc src, size_t len, uint64_t off,
+			     struct error *err)
 {
-	if (v->footer.type == VHD_TYPE_FIXED) {
-		if (io_pwrite_full(v->fd, p, len, off) < 0)
-			return error_errno(err, errno, "cannot write '%s'", v->path);
-		return 0;
-	}
+	if (v->footer.type == VHD_TYPE_FIXED)
+		return put_data(v, src, len, off, err);
 	while (len > 0) {
 		uint32_t blk = (uint32_t)(off / v->block_size);
 		uint32_t in = (uint32_t)(off % v->block_size);
 		size_t n = (size_t)(v->block_size - in) < len ? (size_t)(v->block_size - in) : len;
-		if (write_in_block(v, blk, in, p, n, err) < 0)
+		if (write_in_block(v, blk, in, src, n, err) < 0)
 			return -1;
-		p += n;
+		src = wsrc_advance(src, n);
 		off += n;
 		len -= n;
 	}
 	return 0;
+}
+
+static int write_aligned(struct vhd *v, const uint8_t *p, size_t len, uint64_t off,
+			 struct error *err)
+{
+	return write_aligned_src(v, (struct wsrc){ .buf = p, .fd = -1 }, len, off, err);
+}
+
+int vhd_write_from_fd(struct vhd *v, int src_fd, uint64_t src_off, size_t len, uint64_t off,
+		      struct error *err)
+{
+	if (v->disk.readonly)
+		return error_set(err, EXIT_NOPERM, "'%s' is open read-only", v->path);
+	if (disk_check_range(&v->disk, len, off, err) < 0)
+		return -1;
+	if (off % VHD_SECTOR || len % VHD_SECTOR)
+		return error_set(err, EXIT_FAIL, "'%s': unaligned copy at %llu+%zu", v->path,
+				 (unsigned long long)off, len);
+	return write_aligned_src(v, (struct wsrc){ .buf = NULL, .fd = src_fd, .off = src_off },
+				 len, off, err);
 }
 
 /* Partial sector: read it through the chain, patch, write it whole. */

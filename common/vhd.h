@@ -94,6 +94,10 @@ void vhd_close(struct vhd *v);
 int vhd_read(struct vhd *v, void *buf, size_t len, uint64_t off, struct error *err);
 int vhd_write(struct vhd *v, const void *buf, size_t len, uint64_t off, struct error *err);
 int vhd_flush(struct vhd *v, struct error *err);
+/* Sector-aligned write whose data is `len` bytes of file src_fd at src_off
+ * (copied in the kernel where it can be). */
+int vhd_write_from_fd(struct vhd *v, int src_fd, uint64_t src_off, size_t len, uint64_t off,
+		      struct error *err);
 
 /* Where a block's bitmap starts in the file, or 0 if unallocated. */
 uint64_t vhd_block_offset(const struct vhd *v, uint32_t blk);

@@ -238,20 +238,14 @@ static int count_run(struct vhd_merge *m, struct vhd *layer, uint64_t off, uint6
 
 struct copy_ctx {
 	struct vhd *dst;
-	uint8_t *buf;
 };
 
 static int copy_run(struct vhd_merge *m, struct vhd *layer, uint64_t off, uint64_t len,
 		    uint64_t foff, void *vctx, struct error *err)
 {
 	struct copy_ctx *c = vctx;
-	ssize_t n = io_pread_full(layer->fd, c->buf, (size_t)len, foff);
 
-	if (n < 0)
-		return error_errno(err, errno, "cannot read '%s'", layer->path);
-	if ((uint64_t)n < len) /* sparse end of a block */
-		memset(c->buf + n, 0, (size_t)(len - (uint64_t)n));
-	if (vhd_write(c->dst, c->buf, (size_t)len, off, err) < 0)
+	if (vhd_write_from_fd(c->dst, layer->fd, foff, (size_t)len, off, err) < 0)
 		return -1;
 	m->bytes_written += len;
 	crashpoint("merge-copy");
@@ -361,11 +355,6 @@ int vhd_merge_run(struct vhd_merge *m, bool keep, unsigned flags, struct error *
 				 err);
 		if (!c.dst)
 			return -1;
-		c.buf = malloc(MERGE_CHUNK);
-		if (!c.buf) {
-			error_set(err, EXIT_FAIL, "out of memory");
-			goto out;
-		}
 		if (!m->resumed && write_journal(m, "copy", keep, err) < 0)
 			goto out;
 		crashpoint("merge-journal");
@@ -388,7 +377,6 @@ int vhd_merge_run(struct vhd_merge *m, bool keep, unsigned flags, struct error *
 	rc = finish_journal(m->journal, err);
 out:
 	vhd_close(c.dst);
-	free(c.buf);
 	return rc;
 }
 
