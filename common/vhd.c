@@ -463,6 +463,7 @@ void vhd_close(struct vhd *v)
 			for (uint32_t i = 0; i < v->bat_entries; i++)
 				free(v->bitmaps[i]);
 		free(v->bitmaps);
+		vhd_runs_free(v);
 		free(v->bat);
 		for (int i = 0; i < v->nproblems; i++)
 			free(v->problems[i].msg);
@@ -555,8 +556,14 @@ int vhd_read(struct vhd *v, void *buf, size_t len, uint64_t off, struct error *e
 		uint64_t in = off % v->block_size;
 		size_t n = (size_t)(v->block_size - in) < len ? (size_t)(v->block_size - in) : len;
 		uint64_t boff = vhd_block_offset(v, blk);
+		int r = 0;
 
-		if (!boff) {
+		/* the top of a chain resolves each block's layers once */
+		if (v->depth == 0 && v->parent && (r = vhd_read_resolved(v, blk, p, n, in, err)) < 0)
+			return -1;
+		if (r == 1) {
+			/* served */
+		} else if (!boff) {
 			if (read_below(v, p, n, off, err) < 0)
 				return -1;
 		} else {
@@ -729,6 +736,7 @@ static int allocate_block(struct vhd *v, uint32_t blk, uint32_t in, struct wsrc 
 static int write_in_block(struct vhd *v, uint32_t blk, uint32_t in, struct wsrc src,
 			  size_t n, struct error *err)
 {
+	vhd_runs_invalidate(v, blk);
 	uint64_t boff = vhd_block_offset(v, blk);
 	uint32_t s0 = in / VHD_SECTOR, s1 = (uint32_t)((in + n) / VHD_SECTOR), s;
 	uint8_t *bm;

@@ -69,6 +69,8 @@ struct vhd {
 	uint32_t block_size;
 	uint32_t bitmap_bytes;     /* sector bitmap, padded to 512 */
 	uint8_t **bitmaps;         /* per block, loaded on demand */
+	struct vhd_runs **runs;    /* top layer of a chain: per block, which layer
+				      serves which range (vhd_map.c), on demand */
 	uint64_t meta_end;         /* end of header, BAT and locators */
 	uint64_t next_free;        /* where the trailing footer is (or belongs) */
 	uint64_t ref_end;          /* end of everything referenced (= next_free
@@ -112,6 +114,17 @@ uint8_t *vhd_bitmap(struct vhd *v, uint32_t blk, struct error *err);
  */
 int vhd_map_range(struct vhd *v, uint64_t off, uint64_t *len, struct vhd **layer,
 		  uint64_t *file_off, struct error *err);
+
+/*
+ * Chain reads through a per-block run list resolved once (vhd_map.c): a read
+ * costs the same at any depth. Returns 1 when served, 0 when the caller must
+ * take the layer-by-layer path (block too fragmented), -1 on error.
+ */
+int vhd_read_resolved(struct vhd *v, uint32_t blk, uint8_t *buf, size_t n, uint64_t in,
+		      struct error *err);
+/* Forget the run list of a block the top layer just wrote. */
+void vhd_runs_invalidate(struct vhd *v, uint32_t blk);
+void vhd_runs_free(struct vhd *v);
 
 /* ---- parents (vhd_parent.c) ---- */
 

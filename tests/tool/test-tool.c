@@ -6,6 +6,8 @@
  *   test-tool peek FILE OFFSET LENGTH    print bytes at OFFSET as hex
  *   test-tool vhd-resum FILE             recompute footer (both copies) and
  *                                        dynamic header checksums in place
+ *   test-tool randread FILE SEED COUNT   COUNT random 4 KiB reads through the
+ *                                        chain; prints seconds taken
  *   test-tool scribble SEED COUNT MAXLEN SIZE
  *                                        print COUNT "offset length seed" lines
  *                                        of random writes inside SIZE bytes
@@ -21,7 +23,9 @@
 
 #include "endian.h"
 #include "safeio.h"
+#include "vhd.h"
 #include "vhd_format.h"
+#include <time.h>
 
 static uint64_t rng_state;
 
@@ -141,6 +145,35 @@ static int scribble(uint64_t seed, unsigned count, uint64_t maxlen, uint64_t siz
 	return 0;
 }
 
+static int randread(const char *file, uint64_t seed, unsigned count)
+{
+	struct error e;
+	struct vhd *v = vhd_open(file, DISK_RDONLY, &e);
+	uint8_t buf[4096];
+	struct timespec t0, t1;
+	uint64_t sum = 0;
+
+	if (!v) {
+		fprintf(stderr, "test-tool: %s\n", e.msg);
+		return 1;
+	}
+	rng_state = seed;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 0; i < count; i++) {
+		uint64_t off = (next() % (v->disk.size / 4096)) * 4096;
+		if (vhd_read(v, buf, sizeof(buf), off, &e) < 0) {
+			fprintf(stderr, "test-tool: %s\n", e.msg);
+			return 1;
+		}
+		sum += buf[0];
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("%.6f %llu\n", (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
+	       (unsigned long long)sum);
+	vhd_close(v);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	errno = 0;
@@ -152,6 +185,8 @@ int main(int argc, char **argv)
 		return peek(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0));
 	if (argc == 3 && strcmp(argv[1], "vhd-resum") == 0)
 		return resum(argv[2]);
+	if (argc == 5 && strcmp(argv[1], "randread") == 0)
+		return randread(argv[2], strtoull(argv[3], NULL, 0), (unsigned)strtoul(argv[4], NULL, 0));
 	if (argc == 6 && strcmp(argv[1], "scribble") == 0)
 		return scribble(strtoull(argv[2], NULL, 0), (unsigned)strtoul(argv[3], NULL, 0),
 				strtoull(argv[4], NULL, 0), strtoull(argv[5], NULL, 0));
