@@ -35,9 +35,10 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 LIB        := $(BUILD)/libvmsnap.a
 
-TOOLS      := vhdtool
-VHDTOOL_SRC := $(wildcard cmd/vhdtool/*.c)
-VHDTOOL_OBJ := $(VHDTOOL_SRC:%.c=$(BUILD)/%.o)
+# every folder cmd/<tool>/ builds $(BUILD)/<tool>
+TOOLS      := $(notdir $(patsubst %/,%,$(wildcard cmd/*/)))
+TOOL_OBJS   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cmd/$(1)/*.c))
+ALL_CMD_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cmd/*/*.c))
 
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 TOOL_SRC   := $(wildcard tests/tool/*.c)
@@ -56,8 +57,11 @@ $(LIB): $(COMMON_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/vhdtool: $(VHDTOOL_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+define TOOL_RULE
+$(BUILD)/$(1): $(call TOOL_OBJS,$(1)) $(LIB)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach t,$(TOOLS),$(eval $(call TOOL_RULE,$(t))))
 
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -87,4 +91,4 @@ clean:
 
 .PHONY: all check demo deps install clean
 
--include $(COMMON_OBJ:.o=.d) $(VHDTOOL_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)
+-include $(COMMON_OBJ:.o=.d) $(ALL_CMD_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)
