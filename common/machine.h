@@ -1,0 +1,107 @@
+/*
+ * machine.h — internals shared by the VMM's modules (kvm.c core, x86boot.c,
+ * devices.c, pci.c, virtio_blk.c). Not for cmd/: use kvm.h.
+ */
+#ifndef VMSNAP_MACHINE_H
+#define VMSNAP_MACHINE_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kvm.h"
+
+#define MACHINE_MAX_IO 32
+
+struct machine;
+
+typedef void (*io_fn)(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
+
+struct io_range {
+	uint64_t base, len;
+	void *dev;
+	io_fn fn;
+};
+
+struct uart;
+struct pci_bus;
+struct virtio_blk;
+
+struct machine {
+	int kvm_fd, vm_fd;
+	unsigned nvcpus;
+	int vcpu_fd[MACHINE_MAX_VCPUS];
+	struct kvm_run *run[MACHINE_MAX_VCPUS];
+	size_t run_size;
+	pthread_t thread[MACHINE_MAX_VCPUS];
+	bool thread_started[MACHINE_MAX_VCPUS];
+
+	uint8_t *ram;
+	uint64_t ram_size;
+	uint64_t lowmem;            /* RAM below the PCI hole; the rest is at 4 GiB */
+	uint64_t entry;             /* kernel entry point */
+
+	struct io_range pio[MACHINE_MAX_IO], mmio[MACHINE_MAX_IO];
+	int npio, nmmio;
+	pthread_mutex_t dev_lock;   /* devices are called with it held */
+
+	pthread_mutex_t lock;       /* run state below */
+	pthread_cond_t cond;
+	enum machine_exit exit;
+	bool pause_req;
+	unsigned paused_vcpus;
+	unsigned running_vcpus;
+	char crash[256];
+
+	struct uart *uart;
+	struct pci_bus *pci;
+	struct virtio_blk *blk[MACHINE_MAX_DISKS];
+	int nblk;
+	uint8_t kbd_pending_cad;   /* i8042: Ctrl-Alt-Del requested */
+
+	struct machine_opts opts;
+};
+
+/* Host address of guest range [gpa, gpa+len) or NULL when not all RAM. */
+void *gpa_to_hva(struct machine *m, uint64_t gpa, uint64_t len);
+int machine_add_pio(struct machine *m, uint64_t base, uint64_t len, void *dev, io_fn fn);
+int machine_add_mmio(struct machine *m, uint64_t base, uint64_t len, void *dev, io_fn fn);
+void machine_irq_line(struct machine *m, unsigned gsi, int level);
+void machine_log(struct machine *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Set the exit reason (first one wins) and wake machine_wait(). */
+void machine_exit_with(struct machine *m, enum machine_exit why);
+
+/* x86boot.c: load the kernel and prepare boot state of every vCPU. */
+int x86_load_kernel(struct machine *m, struct error *err);
+int x86_setup_vcpu(struct machine *m, unsigned cpu, struct error *err);
+int x86_setup_cpuid(struct machine *m, unsigned cpu, struct error *err);
+int x86_write_mptable(struct machine *m, struct error *err);
+
+/* devices.c: UART, i8042, power-off and the ports Linux pokes at. */
+int devices_init(struct machine *m, struct error *err);
+void devices_free(struct machine *m);
+void uart_input(struct uart *u, const uint8_t *buf, size_t len);
+
+/* pci.c */
+struct pci_device {
+	uint8_t cfg[256];
+	uint32_t bar_size[6];
+	uint32_t bar_addr[6];       /* where the VMM placed each BAR */
+	void *dev;
+	/* BAR relocations by the guest are not supported: BARs are fixed. */
+};
+int pci_init(struct machine *m, struct error *err);
+/* Register a function; returns its device number (slot) or -1. */
+int pci_add(struct machine *m, struct pci_device *d);
+void pci_free(struct machine *m);
+/* Next free MMIO window of `size` bytes (aligned) for a BAR. */
+uint64_t pci_alloc_mmio(struct machine *m, uint64_t size);
+/* The GSI the slot's INTA# is routed to (also in the MP table). */
+unsigned pci_irq_for_slot(unsigned slot);
+
+/* virtio_blk.c */
+int virtio_blk_add(struct machine *m, struct disk *d, struct error *err);
+void virtio_blk_free_all(struct machine *m);
+
+#endif
