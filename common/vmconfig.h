@@ -16,6 +16,7 @@
 #define VMSNAP_VMCONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -74,5 +75,21 @@ int vmconfig_set_str(char **field, const char *value, struct error *err);
 
 /* Absolute path of disk i (relative paths are relative to vmdir). malloc'ed. */
 char *vmconfig_disk_path(const struct vmconfig *c, int i, const char *vmdir);
+
+/*
+ * Additions (vmconfig.c):
+ * vmconfig_load() refuses a symbolic link (O_NOFOLLOW: it reads files of the
+ * store, EXIT_NOPERM); vmconfig_load_ex(path, VMCONFIG_FOLLOW, err) reads a
+ * file the user named. Files over 1 MiB are refused (EXIT_DATAERR).
+ */
+#define VMCONFIG_FOLLOW 0x1u
+struct vmconfig *vmconfig_load_ex(const char *path, unsigned flags, struct error *err);
+/* The checks parse applies, for a config built in memory (EXIT_DATAERR):
+ * name, UUID not null, memory/vcpu ranges, kernel set, disk paths and
+ * targets (vdX, unique), text valid UTF-8 without control characters.
+ * vmconfig_format() and vmconfig_save() call it. */
+int vmconfig_validate(const struct vmconfig *c, struct error *err);
+/* path if absolute, else "<vmdir>/<path>" (kernel, initrd, disks). malloc'ed. */
+char *vmconfig_resolve(const char *path, const char *vmdir);
 
 #endif
