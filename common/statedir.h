@@ -17,7 +17,9 @@
 #define VMSNAP_STATEDIR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "error.h"
 
@@ -59,5 +61,46 @@ int runlock_acquire(const char *vmdir, const char *vm, struct error *err);
 
 /* mkdir 0700 that accepts an existing folder (not a symlink). */
 int store_mkdir(const char *path, struct error *err);
+
+/* ---- additions (statedir.c) ---- */
+
+/*
+ * Open "<vmdir>/<rel>" (rel may hold '/', never "..") without following a
+ * symbolic link at vmdir's last component or anywhere in rel (EXIT_NOPERM
+ * "... is a symbolic link: refused"). O_NOFOLLOW | O_CLOEXEC are added to
+ * flags. Returns the fd or -1 (ENOENT → EXIT_NOINPUT).
+ */
+int store_openat(const char *vmdir, const char *rel, int flags, mode_t mode, struct error *err);
+/* Whole small file of a VM (e.g. "run/pid") as a NUL-terminated malloc'ed
+ * string; larger than max → EXIT_DATAERR. len may be NULL. */
+int store_read_file(const char *vmdir, const char *rel, char **buf, size_t *len, size_t max,
+		    struct error *err);
+/* Atomic replace of "<vmdir>/<rel>", mode 0600, after checking that the
+ * folders on the way are real folders (for run/pid, run/state, run/started). */
+int store_write_file(const char *vmdir, const char *rel, const void *data, size_t len,
+		     struct error *err);
+/* rm -r that never follows a symbolic link; then fsyncs the parent folder. */
+int store_remove_tree(const char *path, struct error *err);
+
+/*
+ * The state of a VM (vmctl status, list):
+ *   run.lock held          → running, or paused when run/state says "paused"
+ *   run/ exists, not held  → crashed (the VMM died without cleaning up)
+ *   saved.vsv exists       → saved
+ *   else                   → stopped
+ * So a VMM removes run/ while it still holds run.lock. pid and started
+ * (from run/pid and run/started, unix seconds) are 0 when unknown or not
+ * running.
+ */
+enum vm_state { VM_STATE_STOPPED, VM_STATE_RUNNING, VM_STATE_PAUSED, VM_STATE_SAVED,
+		VM_STATE_CRASHED };
+struct vm_status {
+	enum vm_state state;
+	pid_t pid;
+	time_t started;
+};
+int vm_status_read(const char *vmdir, struct vm_status *s, struct error *err);
+/* "running", "paused", "saved", "crashed", "stopped" */
+const char *vm_state_name(enum vm_state s);
 
 #endif
