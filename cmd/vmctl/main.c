@@ -1,0 +1,30 @@
+/* vmctl — define VMs and run them on KVM. */
+#include "vmctl.h"
+
+static const struct cli_verb verbs[] = {
+	/* definitions (define.c, create.c, undefine.c, set.c) */
+	{ "define", cmd_define, "[--wait[=SECS]] FILE.xml",
+	  "add a VM from a libvirt <domain> XML file (FILE '-' reads stdin)" },
+	{ "create", cmd_create,
+	  "[--memory SIZE] [--cpus N] --kernel FILE [--initrd FILE] [--cmdline TEXT] "
+	  "[--disk FILE]... [--wait[=SECS]] NAME",
+	  "add a VM from options (writes its vm.xml)" },
+	{ "undefine", cmd_undefine, "[--remove-disks] [--wait[=SECS]] VM",
+	  "remove a stopped VM from the store (and its disks with --remove-disks)" },
+	{ "set", cmd_set, "[--memory SIZE] [--cpus N] [--wait[=SECS]] VM",
+	  "change a stopped VM's memory or vCPU count" },
+	{ "dumpxml", cmd_dumpxml, "VM", "print a VM's vm.xml" },
+	/* reports (list.c, status.c) */
+	{ "list", cmd_list, "[--all] [--json|-H]",
+	  "list running and paused VMs (all VMs with --all)" },
+	{ "status", cmd_status, "[--json|-H] VM",
+	  "show a VM's state, pid, uptime, memory, vCPUs and disk chains" },
+	/* runtime (start.c, stop.c, ...): start, stop, pause, resume, console,
+	 * wait, save go here */
+	{ NULL, NULL, NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	return cli_main("vmctl", verbs, argc, argv);
+}

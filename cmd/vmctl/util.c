@@ -1,0 +1,199 @@
+/* vmctl: glue the verbs share — --wait, finding and locking a VM, new VMs. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "safeio.h"
+#include "units.h"
+#include "uuid.h"
+#include "vmctl.h"
+
+int vmctl_oom(struct error *err)
+{
+	return error_set(err, EXIT_FAIL, "out of memory");
+}
+
+int vmctl_parse(struct cli *cli, int argc, const char **argv, const struct poptOption *opts,
+		unsigned flags, int min_args, int max_args, const char **wait_arg, int *wait_secs)
+{
+	const char **av = argv;
+	uint64_t v;
+	struct error err;
+	int rc;
+
+	*wait_secs = 0;
+	/* a bare "--wait" becomes "--wait=forever"; the copy lives as long as
+	 * popt's context (cli_main frees cli->owned after it) */
+	if (cli->nowned < (int)(sizeof(cli->owned) / sizeof(cli->owned[0]))) {
+		const char **copy = calloc((size_t)argc + 1, sizeof(*copy));
+		if (!copy) {
+			error_set(&err, EXIT_FAIL, "out of memory");
+			return cli_fail(cli, &err);
+		}
+		bool opts_end = false;
+		for (int i = 0; i < argc; i++) {
+			opts_end |= i > 0 && strcmp(argv[i], "--") == 0;
+			copy[i] = (!opts_end && i > 0 && strcmp(argv[i], "--wait") == 0) ?
+					  "--wait=forever" :
+					  argv[i];
+		}
+		cli->owned[cli->nowned++] = (char *)copy;
+		av = copy;
+	}
+	rc = cli_parse(cli, argc, av, opts, flags, min_args, max_args);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (!*wait_arg)
+		return CLI_CONTINUE;
+	if (strcmp(*wait_arg, "forever") == 0) {
+		*wait_secs = -1;
+		return CLI_CONTINUE;
+	}
+	error_init(&err);
+	if (units_parse_u64(*wait_arg, &v, &err) < 0 || v > INT_MAX)
+		return cli_usage_error(cli, "--wait: invalid number of seconds '%s'", *wait_arg);
+	*wait_secs = (int)v;
+	return CLI_CONTINUE;
+}
+
+int vmctl_vm_open(struct cli *cli, const char *name, bool load, struct vmctl_vm *vm,
+		  struct error *err)
+{
+	char path[4096 + 128];
+
+	memset(vm, 0, sizeof(*vm));
+	vm->lock.fd = -1;
+	if (store_open(&vm->st, cli->root, err) < 0)
+		return -1;
+	if (!(vm->dir = store_vm_dir(&vm->st, name, err)))
+		return -1;
+	snprintf(vm->name, sizeof(vm->name), "%s", name);
+	if (!store_vm_exists(&vm->st, name))
+		return error_set(err, EXIT_NOINPUT, "no VM named '%s' in '%s'", name, vm->st.root);
+	if (!load)
+		return 0;
+	snprintf(path, sizeof(path), "%s/vm.xml", vm->dir);
+	vm->cfg = vmconfig_load(path, err);
+	return vm->cfg ? 0 : -1;
+}
+
+int vmctl_vm_lock(struct cli *cli, struct vmctl_vm *vm, int wait_secs, struct error *err)
+{
+	char path[4096 + 128];
+	struct stat sb;
+
+	if (oplock_acquire(&vm->lock, vm->dir, cli->prog, cli->verb, wait_secs, err) < 0)
+		return -1;
+	/* what we looked at before the lock may have changed meanwhile */
+	if (!store_vm_exists(&vm->st, vm->name))
+		return error_set(err, EXIT_NOINPUT, "no VM named '%s' in '%s'", vm->name,
+				 vm->st.root);
+	snprintf(path, sizeof(path), "%s/journal", vm->dir);
+	if (lstat(path, &sb) == 0)
+		return error_set(err, EXIT_TEMPFAIL, "VM '%s' has an unfinished snapshot operation "
+				 "('%s'): let snapctl finish it first", vm->name, path);
+	if (vm->cfg) {
+		vmconfig_free(vm->cfg);
+		snprintf(path, sizeof(path), "%s/vm.xml", vm->dir);
+		vm->cfg = vmconfig_load(path, err);
+		if (!vm->cfg)
+			return -1;
+	}
+	return 0;
+}
+
+int vmctl_vm_require_stopped(struct vmctl_vm *vm, const char *why, struct error *err)
+{
+	struct vm_status s;
+
+	if (vm_status_read(vm->dir, &s, err) < 0)
+		return -1;
+	if (s.state == VM_STATE_RUNNING || s.state == VM_STATE_PAUSED)
+		return error_set(err, EXIT_TEMPFAIL, "VM '%s' is %s: %s", vm->name,
+				 vm_state_name(s.state), why);
+	return 0;
+}
+
+void vmctl_vm_close(struct vmctl_vm *vm)
+{
+	oplock_release(&vm->lock);
+	vmconfig_free(vm->cfg);
+	vm->cfg = NULL;
+	free(vm->dir);
+	vm->dir = NULL;
+}
+
+/* 73 when another VM of the store has this UUID. */
+static int uuid_unique(const struct store *st, const struct vmconfig *cfg, struct error *err)
+{
+	char **names, path[4096 + 128];
+	int n, rc = 0;
+
+	if (!(names = store_list(st, &n, err)))
+		return -1;
+	for (int i = 0; i < n && rc == 0; i++) {
+		struct error e;
+		struct vmconfig *o;
+		snprintf(path, sizeof(path), "%s/%s/vm.xml", st->root, names[i]);
+		if (!(o = vmconfig_load(path, &e)))
+			continue; /* a broken definition holds no UUID we can compare */
+		if (memcmp(o->uuid, cfg->uuid, 16) == 0) {
+			char u[UUID_STR_LEN];
+			rc = error_set(err, EXIT_CANTCREAT, "UUID %s is already used by VM '%s'",
+				       uuid_format(cfg->uuid, u), names[i]);
+		}
+		vmconfig_free(o);
+	}
+	store_names_free(names, n);
+	return rc;
+}
+
+int vmctl_store_new(struct cli *cli, struct store *st, const struct vmconfig *cfg,
+		    int wait_secs, struct error *err)
+{
+	struct oplock l = { .fd = -1 };
+	char path[4096 + 128], *dir;
+	int rc = -1;
+
+	if (store_vm_exists(st, cfg->name))
+		return error_set(err, EXIT_CANTCREAT, "VM '%s' already exists in '%s'", cfg->name,
+				 st->root);
+	if (uuid_unique(st, cfg, err) < 0)
+		return -1;
+	if (!(dir = store_vm_dir(st, cfg->name, err)))
+		return -1;
+	if (store_mkdir(dir, err) < 0 ||
+	    oplock_acquire(&l, dir, cli->prog, cli->verb, wait_secs, err) < 0)
+		goto out;
+	/* another define may have won the race while we waited */
+	if (store_vm_exists(st, cfg->name)) {
+		error_set(err, EXIT_CANTCREAT, "VM '%s' already exists in '%s'", cfg->name,
+			  st->root);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/vm.xml", dir);
+	rc = vmconfig_save(cfg, path, err);
+out:
+	oplock_release(&l);
+	free(dir);
+	return rc;
+}
+
+char *vmctl_abspath(const char *path, struct error *err)
+{
+	char dir[PATH_MAX], *real, *s;
+	const char *base = io_basename(path);
+
+	if (!*path || !*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return error_set(err, EXIT_USAGE, "'%s' is not a file name", path), NULL;
+	io_dirname(path, dir, sizeof(dir));
+	if (!(real = realpath(dir, NULL)))
+		return error_errno(err, errno, "cannot find '%s'", path), NULL;
+	if (asprintf(&s, "%s%s%s", real, strcmp(real, "/") ? "/" : "", base) < 0)
+		s = NULL, vmctl_oom(err);
+	free(real);
+	return s;
+}
