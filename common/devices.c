@@ -2,6 +2,9 @@
  * power-off port, and the ISA ports Linux touches while booting. */
 #include "machine.h"
 
+#include "endian.h"
+#include "vsv.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -332,4 +335,65 @@ void devices_free(struct machine *m)
 {
 	free(m->uart);
 	m->uart = NULL;
+}
+
+/* ---- state (.vsv) ---- */
+
+int devices_save(struct machine *m, struct vsv_writer *w)
+{
+	struct devices *d = (struct devices *)(void *)m->uart;
+	struct uart *u = &d->uart;
+	struct i8042 *k = &d->kbd;
+	uint8_t *b = malloc(32 + UART_RXBUF);
+	size_t n = 0;
+
+	if (!b)
+		return -1;
+	b[n++] = u->ier; b[n++] = u->iir_fifo; b[n++] = u->lcr; b[n++] = u->mcr;
+	b[n++] = u->scr; b[n++] = u->dll; b[n++] = u->dlm; b[n++] = u->thre_pending;
+	b[n++] = (uint8_t)u->irq_level;
+	put_le32(b + n, (uint32_t)u->rx_len);
+	n += 4;
+	for (size_t i = 0; i < u->rx_len; i++)
+		b[n++] = u->rx[(u->rx_head + i) % UART_RXBUF];
+	vsv_put(w, VSV_DEV_UART, 0, b, n);
+	n = 0;
+	b[n++] = k->cmd_byte; b[n++] = k->pending_cmd; b[n++] = k->kbd_cmd;
+	b[n++] = (uint8_t)k->irq_level; b[n++] = (uint8_t)k->out_len;
+	for (unsigned i = 0; i < k->out_len; i++)
+		b[n++] = k->out[(k->out_head + i) % sizeof(k->out)];
+	vsv_put(w, VSV_DEV_I8042, 0, b, n);
+	b[0] = d->cmos.index;
+	vsv_put(w, VSV_DEV_CMOS, 0, b, 1);
+	free(b);
+	return 0;
+}
+
+int devices_restore(struct machine *m, const struct vsv_reader *r, const char *what,
+		    struct error *err)
+{
+	struct devices *d = (struct devices *)(void *)m->uart;
+	struct uart *u = &d->uart;
+	struct i8042 *k = &d->kbd;
+	const uint8_t *p;
+	size_t n;
+
+	if (!vsv_get(r, VSV_DEV_UART, 0, (const void **)&p, &n) || n < 13 ||
+	    get_le32(p + 9) > UART_RXBUF || n != 13 + get_le32(p + 9))
+		return error_set(err, EXIT_DATAERR, "'%s': bad or missing UART state", what);
+	u->ier = p[0]; u->iir_fifo = p[1]; u->lcr = p[2]; u->mcr = p[3]; u->scr = p[4];
+	u->dll = p[5]; u->dlm = p[6]; u->thre_pending = p[7]; u->irq_level = p[8];
+	u->rx_head = 0;
+	u->rx_len = get_le32(p + 9);
+	memcpy(u->rx, p + 13, u->rx_len);
+	if (!vsv_get(r, VSV_DEV_I8042, 0, (const void **)&p, &n) || n < 5 ||
+	    p[4] > sizeof(k->out) || n != 5u + p[4])
+		return error_set(err, EXIT_DATAERR, "'%s': bad or missing i8042 state", what);
+	k->cmd_byte = p[0]; k->pending_cmd = p[1]; k->kbd_cmd = p[2]; k->irq_level = p[3];
+	k->out_head = 0;
+	k->out_len = p[4];
+	memcpy(k->out, p + 5, k->out_len);
+	if (vsv_get(r, VSV_DEV_CMOS, 0, (const void **)&p, &n) && n == 1)
+		d->cmos.index = p[0];
+	return 0;
 }

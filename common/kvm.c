@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SIG_KICK SIGUSR1
@@ -271,14 +272,33 @@ static int setup_memory(struct machine *m, struct error *err)
 	struct kvm_userspace_memory_region r = { 0 };
 
 	m->lowmem = m->ram_size < GPA_PCI_HOLE ? m->ram_size : GPA_PCI_HOLE;
-	m->ram = mmap(NULL, m->ram_size, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m->opts.ram_file) {
+		/* resume: RAM loads lazily, page by page, from the saved image; the
+		 * guest's writes stay private to this process */
+		struct stat st;
+		int fd = open(m->opts.ram_file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return error_errno(err, errno, "cannot open '%s'", m->opts.ram_file);
+		if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != m->ram_size) {
+			close(fd);
+			return error_set(err, EXIT_DATAERR, "'%s' holds %lld bytes of RAM, the VM has "
+					 "%llu: truncated or another VM's", m->opts.ram_file,
+					 (long long)st.st_size, (unsigned long long)m->ram_size);
+		}
+		m->ram = mmap(NULL, m->ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
+			      fd, 0);
+		close(fd);
+	} else {
+		m->ram = mmap(NULL, m->ram_size, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	}
 	if (m->ram == MAP_FAILED) {
 		m->ram = NULL;
 		return error_errno(err, errno, "cannot map %llu bytes of guest memory",
 				   (unsigned long long)m->ram_size);
 	}
-	madvise(m->ram, m->ram_size, MADV_MERGEABLE);
+	if (!m->opts.ram_file)
+		madvise(m->ram, m->ram_size, MADV_HUGEPAGE); /* quick fork for copy-on-write saves */
 	r.slot = 0;
 	r.guest_phys_addr = 0;
 	r.memory_size = m->lowmem;
@@ -383,6 +403,12 @@ struct machine *machine_create(const struct machine_opts *o, struct error *err)
 	for (int i = 0; i < o->ndisks; i++)
 		if (virtio_blk_add(m, o->disks[i], err) < 0)
 			goto fail;
+	if (o->restore) {
+		if (machine_restore_state(m, o->restore, o->restore_name ? o->restore_name : "state",
+					  err) < 0)
+			goto fail;
+		return m;
+	}
 	if (x86_load_kernel(m, err) < 0 || x86_write_mptable(m, err) < 0)
 		goto fail;
 	for (unsigned i = 0; i < m->nvcpus; i++)
@@ -517,4 +543,11 @@ void machine_destroy(struct machine *m)
 	pthread_mutex_destroy(&m->lock);
 	pthread_cond_destroy(&m->cond);
 	free(m);
+}
+
+void machine_set_disk(struct machine *m, int i, struct disk *d)
+{
+	pthread_mutex_lock(&m->dev_lock);
+	virtio_blk_set_disk(m, i, d);
+	pthread_mutex_unlock(&m->dev_lock);
 }

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "disk.h"
 #include "error.h"
@@ -69,6 +70,10 @@ struct machine_opts {
 	void *console_ctx;
 	void (*log)(void *ctx, const char *msg); /* VMM diagnostics (ignored guest I/O etc.) */
 	void *log_ctx;
+	/* resume instead of boot: RAM mapped privately from ram_file, state from restore */
+	const char *ram_file;
+	const struct vsv_reader *restore;
+	const char *restore_name;   /* the .vsv's name for messages */
 };
 
 struct machine *machine_create(const struct machine_opts *o, struct error *err);
@@ -88,6 +93,25 @@ void machine_request_shutdown(struct machine *m);
 /* Detail of a crash exit ("KVM_EXIT_INTERNAL_ERROR suberror 1 at rip ..."). */
 const char *machine_crash_reason(const struct machine *m);
 void machine_destroy(struct machine *m);
+
+/*
+ * State (kvm_state.c). machine_save_state: the machine must be paused; all
+ * vCPU, VM and device sections plus `config` (the VM identity, text) go to w.
+ * machine_save_ram: RAM to `path` (sized to RAM, zero pages are holes);
+ * with cow, a forked child writes it from a copy-on-write view while the
+ * caller resumes the guest (*child is its pid; waitpid() it: exit 0 = done);
+ * without (or when fork fails, *child = 0) it is written before returning.
+ */
+struct vsv_writer;
+struct vsv_reader;
+int machine_save_state(struct machine *m, const char *config, struct vsv_writer *w,
+		       struct error *err);
+int machine_save_ram(struct machine *m, const char *path, bool cow, pid_t *child,
+		     uint64_t *written, struct error *err);
+/* Tell kvmclock guests they were paused (before resuming). */
+void machine_clock_ctrl(struct machine *m);
+/* Swap the disk behind virtio-blk device i (machine paused). */
+void machine_set_disk(struct machine *m, int i, struct disk *d);
 
 /* 1 if /dev/kvm can create a VM here, else 0 with err saying why (69). */
 int kvm_available(struct error *err);

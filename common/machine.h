@@ -72,6 +72,9 @@ void machine_log(struct machine *m, const char *fmt, ...) __attribute__((format(
 /* Set the exit reason (first one wins) and wake machine_wait(). */
 void machine_exit_with(struct machine *m, enum machine_exit why);
 
+int machine_restore_state(struct machine *m, const struct vsv_reader *r, const char *what,
+			  struct error *err);
+
 /* x86boot.c: load the kernel and prepare boot state of every vCPU. */
 int x86_load_kernel(struct machine *m, struct error *err);
 int x86_setup_vcpu(struct machine *m, unsigned cpu, struct error *err);
@@ -99,6 +102,20 @@ void pci_free(struct machine *m);
 uint64_t pci_alloc_mmio(struct machine *m, uint64_t size);
 /* The GSI the slot's INTA# is routed to (also in the MP table). */
 unsigned pci_irq_for_slot(unsigned slot);
+
+/* state save/restore of the device models (kvm_state.c drives them) */
+struct vsv_writer;
+struct vsv_reader;
+int devices_save(struct machine *m, struct vsv_writer *w);
+int devices_restore(struct machine *m, const struct vsv_reader *r, const char *what,
+		    struct error *err);
+int pci_save(struct machine *m, struct vsv_writer *w);
+int pci_restore(struct machine *m, const struct vsv_reader *r, const char *what,
+		struct error *err);
+int virtio_blk_save(struct machine *m, struct vsv_writer *w);
+int virtio_blk_restore(struct machine *m, const struct vsv_reader *r, const char *what,
+		       struct error *err);
+void virtio_blk_set_disk(struct machine *m, int i, struct disk *d);
 
 /* virtio_blk.c */
 int virtio_blk_add(struct machine *m, struct disk *d, struct error *err);

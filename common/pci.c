@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "endian.h"
+#include "vsv.h"
 
 #define PCI_MAX_SLOTS 32
 
@@ -124,4 +125,38 @@ void pci_free(struct machine *m)
 {
 	free(m->pci);
 	m->pci = NULL;
+}
+
+int pci_save(struct machine *m, struct vsv_writer *w)
+{
+	vsv_put(w, VSV_DEV_PCI, 0, m->pci->bridge.cfg, 256);
+	for (unsigned s = 1; s < PCI_MAX_SLOTS; s++)
+		if (m->pci->slot[s])
+			vsv_put(w, VSV_DEV_PCI, s, m->pci->slot[s]->cfg, 256);
+	vsv_put(w, VSV_DEV_PCI, 0xffffffffu, &m->pci->addr, 4);
+	return 0;
+}
+
+int pci_restore(struct machine *m, const struct vsv_reader *r, const char *what,
+		struct error *err)
+{
+	uint8_t cfg[256];
+
+	for (unsigned s = 0; s < PCI_MAX_SLOTS; s++) {
+		struct pci_device *d = s ? m->pci->slot[s] : &m->pci->bridge;
+		if (!d)
+			continue;
+		if (vsv_need(r, VSV_DEV_PCI, s, cfg, sizeof(cfg), what, err) < 0)
+			return -1;
+		/* identity and BAR placement are the VMM's: a mismatch means another machine */
+		if (memcmp(cfg, d->cfg, 4) != 0)
+			return error_set(err, EXIT_DATAERR, "'%s': PCI slot %u holds another device "
+					 "than this VM has", what, s);
+		memcpy(d->cfg, cfg, sizeof(cfg));
+	}
+	uint8_t a[4];
+	if (vsv_need(r, VSV_DEV_PCI, 0xffffffffu, a, 4, what, err) < 0)
+		return -1;
+	m->pci->addr = get_le32(a);
+	return 0;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "endian.h"
+#include "vsv.h"
 
 #define VBLK_QUEUE_MAX 256
 #define VBLK_BAR_SIZE 0x4000
@@ -471,4 +472,68 @@ void virtio_blk_free_all(struct machine *m)
 	for (int i = 0; i < m->nblk; i++)
 		free(m->blk[i]);
 	m->nblk = 0;
+}
+
+#define VBLK_STATE_LEN 64
+
+int virtio_blk_save(struct machine *m, struct vsv_writer *w)
+{
+	for (int i = 0; i < m->nblk; i++) {
+		struct virtio_blk *b = m->blk[i];
+		uint8_t s[VBLK_STATE_LEN] = { 0 };
+		put_le64(s + 0, b->driver_features);
+		put_le32(s + 8, b->dfselect);
+		put_le32(s + 12, b->gfselect);
+		s[16] = b->status;
+		s[17] = b->isr;
+		s[18] = (uint8_t)b->irq_level;
+		put_le16(s + 20, b->qsize);
+		put_le16(s + 22, b->qenable);
+		put_le64(s + 24, b->qdesc);
+		put_le64(s + 32, b->qavail);
+		put_le64(s + 40, b->qused);
+		put_le16(s + 48, b->last_avail);
+		put_le16(s + 50, b->used_idx);
+		put_le64(s + 56, b->disk->size);
+		vsv_put(w, VSV_DEV_VIRTIO_BLK, (uint32_t)i, s, sizeof(s));
+	}
+	return 0;
+}
+
+int virtio_blk_restore(struct machine *m, const struct vsv_reader *r, const char *what,
+		       struct error *err)
+{
+	for (int i = 0; i < m->nblk; i++) {
+		struct virtio_blk *b = m->blk[i];
+		uint8_t s[VBLK_STATE_LEN];
+		if (vsv_need(r, VSV_DEV_VIRTIO_BLK, (uint32_t)i, s, sizeof(s), what, err) < 0)
+			return -1;
+		if (get_le64(s + 56) != b->disk->size)
+			return error_set(err, EXIT_DATAERR, "'%s': disk %d was %llu bytes when saved, "
+					 "it is %llu now", what, i, (unsigned long long)get_le64(s + 56),
+					 (unsigned long long)b->disk->size);
+		b->driver_features = get_le64(s + 0);
+		b->dfselect = get_le32(s + 8);
+		b->gfselect = get_le32(s + 12);
+		b->status = s[16];
+		b->isr = s[17];
+		b->irq_level = s[18];
+		b->qsize = get_le16(s + 20);
+		b->qenable = get_le16(s + 22);
+		b->qdesc = get_le64(s + 24);
+		b->qavail = get_le64(s + 32);
+		b->qused = get_le64(s + 40);
+		b->last_avail = get_le16(s + 48);
+		b->used_idx = get_le16(s + 50);
+		if (!b->qsize || b->qsize > VBLK_QUEUE_MAX || (b->qsize & (b->qsize - 1)))
+			return error_set(err, EXIT_DATAERR, "'%s': bad virtio queue size %u", what,
+					 b->qsize);
+	}
+	return 0;
+}
+
+/* Swap the disk behind device i (online snapshot: the new top layer). */
+void virtio_blk_set_disk(struct machine *m, int i, struct disk *d)
+{
+	m->blk[i]->disk = d;
 }

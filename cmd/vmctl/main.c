@@ -1,5 +1,6 @@
 /* vmctl — define VMs and run them on KVM. */
 #include "vmctl.h"
+#include "vmm.h"
 
 static const struct cli_verb verbs[] = {
 	/* definitions (define.c, create.c, undefine.c, set.c) */
@@ -19,8 +20,19 @@ static const struct cli_verb verbs[] = {
 	  "list running and paused VMs (all VMs with --all)" },
 	{ "status", cmd_status, "[--json|-H] VM",
 	  "show a VM's state, pid, uptime, memory, vCPUs and disk chains" },
-	/* runtime (start.c, stop.c, ...): start, stop, pause, resume, console,
-	 * wait, save go here */
+	/* runtime (start.c, runtime.c, console.c; the VMM itself in vmm.c) */
+	{ "start", cmd_start,
+	  "[--console] [--paused] [--from-state FILE.vsv | --fresh] [--wait[=SECS]] VM",
+	  "start the VM (resuming a saved state) in a VMM process of its own" },
+	{ "stop", cmd_stop, "[--force] [--timeout S] [--no-wait] [--wait[=SECS]] VM",
+	  "shut the guest down (Ctrl-Alt-Del, then forced after the timeout)" },
+	{ "pause", cmd_pause, "[--wait[=SECS]] VM", "stop the vCPUs" },
+	{ "resume", cmd_resume, "[--wait[=SECS]] VM", "let paused vCPUs run again" },
+	{ "save", cmd_save, "[--wait[=SECS]] VM",
+	  "save RAM and CPU/device state to the VM folder and stop; start resumes it" },
+	{ "console", cmd_console, "[--log] [--until TEXT] [--timeout S] [--linger S] VM",
+	  "the guest's serial console (^] leaves); --log prints what it wrote" },
+	{ "wait", cmd_wait, "[--timeout S] VM", "wait until the VM is not running" },
 	{ NULL, NULL, NULL, NULL },
 };
 
