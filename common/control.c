@@ -39,7 +39,7 @@ static void sleep_ms(int ms)
 int control_request(const char *vmdir, const char *verb, const char *arg, int timeout_ms,
 		    char *reply, size_t reply_size, struct error *err)
 {
-	char dir[4200], req[4300], done[4300], body[512], id[64];
+	char dir[4200], req[4300], done[4300], body[8300], id[64];
 	static unsigned seq;
 	long pid;
 	int waited = 0, status;
@@ -53,7 +53,8 @@ int control_request(const char *vmdir, const char *verb, const char *arg, int ti
 	snprintf(id, sizeof(id), "%ld-%ld-%u", (long)getpid(), (long)time(NULL), seq++);
 	snprintf(req, sizeof(req), "%s/%s.req", dir, id);
 	snprintf(done, sizeof(done), "%s/%s.done", dir, id);
-	snprintf(body, sizeof(body), "%s %s\n", verb, arg ? arg : "");
+	if (snprintf(body, sizeof(body), "%s %s\n", verb, arg ? arg : "") >= (int)sizeof(body))
+		return error_set(err, EXIT_USAGE, "request '%s' is too long", verb);
 	if (io_atomic_write(req, body, strlen(body), 0600, err) < 0)
 		return -1;
 	if (kill((pid_t)pid, CONTROL_SIGNAL) < 0) {
@@ -91,7 +92,7 @@ int control_request(const char *vmdir, const char *verb, const char *arg, int ti
 
 int control_next(const char *vmdir, struct control_req *r, struct error *err)
 {
-	char dir[4200], path[4600], best[256] = "", buf[400] = { 0 };
+	char dir[4200], path[4600], best[256] = "", buf[8300] = { 0 };
 	struct dirent *de;
 	DIR *dp;
 	int fd;

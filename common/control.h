@@ -24,7 +24,7 @@ int control_request(const char *vmdir, const char *verb, const char *arg, int ti
 struct control_req {
 	char id[64];
 	char verb[32];
-	char arg[256];
+	char arg[8192];
 };
 /* 1 when a request was taken, 0 when none is pending, -1 on error. */
 int control_next(const char *vmdir, struct control_req *r, struct error *err);

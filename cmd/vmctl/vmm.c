@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@
 #include "statedir.h"
 #include "units.h"
 #include "uuid.h"
+#include "vhd.h"
 #include "vsv.h"
 
 #define MAX_CLIENTS 16
@@ -321,6 +323,124 @@ out:
 	return rc;
 }
 
+/*
+ * Online snapshot (snapctl): pause; CPU/device state to VSV; RAM to BIN from
+ * a copy-on-write view (fork) while the guest runs on; every disk switched
+ * to the child layer the caller created on top of it. arg: VSV\tBIN\tNEW0...
+ */
+static int do_snapshot(struct vmm *v, char *arg, char *msg, size_t msgsz, struct error *err)
+{
+	char *fields[2 + VMCONFIG_MAX_DISKS], *save = NULL, *cfg = NULL;
+	struct disk *newd[VMCONFIG_MAX_DISKS] = { 0 };
+	struct vsv_writer w;
+	int nf = 0, rc = -1, status = 0;
+	bool was_paused = v->paused;
+	double t0, t_paused = 0;
+	pid_t child = 0;
+	uint64_t written = 0;
+
+	for (char *t = strtok_r(arg, "\t", &save); t && nf < 2 + VMCONFIG_MAX_DISKS;
+	     t = strtok_r(NULL, "\t", &save))
+		fields[nf++] = t;
+	if (nf != 2 + v->ndisks)
+		return error_set(err, EXIT_USAGE, "snapshot: %d files for %d disks", nf - 2,
+				 v->ndisks);
+	/* open the new layers' metadata first: nothing changes if one is bad */
+	for (int i = 0; i < v->ndisks; i++) {
+		struct vhd *nv = vhd_open(fields[2 + i], DISK_RDONLY | DISK_NOLOCK | VHD_NOPARENT, err);
+		if (!nv)
+			return -1;
+		bool ok = nv->footer.type == VHD_TYPE_DIFF && nv->disk.size == v->disks[i]->size;
+		vhd_close(nv);
+		if (!ok)
+			return error_set(err, EXIT_DATAERR, "snapshot: '%s' is not a child layer the "
+					 "size of disk %d", fields[2 + i], i);
+	}
+	vsv_writer_init(&w, "vmctl " VMSNAP_VERSION);
+	cfg = vmm_config_text(v->p->cfg);
+	if (!cfg) {
+		error_set(err, EXIT_FAIL, "out of memory");
+		goto out;
+	}
+	t0 = mono();
+	if (!was_paused && machine_pause(v->m, err) < 0)
+		goto out;
+	if (machine_save_state(v->m, cfg, &w, err) < 0 ||
+	    machine_save_ram(v->m, fields[1], true, &child, &written, err) < 0)
+		goto resume;
+	/* switch the disks: flush, let go of the old top, open the new chain */
+	for (int i = 0; i < v->ndisks; i++) {
+		if (v->disks[i]->ops->flush(v->disks[i], err) < 0)
+			goto rollback;
+		disk_close(v->disks[i]);
+		v->disks[i] = NULL;
+		newd[i] = disk_open(fields[2 + i], 0, err);
+		if (!newd[i])
+			goto rollback;
+		v->disks[i] = newd[i];
+		machine_set_disk(v->m, i, newd[i]);
+	}
+	if (!was_paused) {
+		machine_clock_ctrl(v->m);
+		machine_resume(v->m);
+	}
+	t_paused = mono() - t0;
+	if (vsv_writer_save(&w, fields[0], err) < 0)
+		goto wait_child;
+	rc = 0;
+wait_child:
+	if (child > 0) {
+		while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			rc = error_set(err, EXIT_IOERR, "snapshot: writing RAM to '%s' failed", fields[1]);
+			unlink(fields[0]);
+		}
+	}
+	if (rc == 0) {
+		chmod(fields[1], 0400);
+		vlog(v, "snapshot: guest paused %.2f ms (%s), RAM written", t_paused * 1000,
+		     child > 0 ? "copy-on-write" : "stop-and-copy");
+		snprintf(msg, msgsz, "pause_ms=%.2f mode=%s", t_paused * 1000,
+			 child > 0 ? "copy-on-write" : "stop-and-copy");
+	}
+	goto out;
+rollback:
+	/* back to the old layers: the snapshot did not happen */
+	for (int i = 0; i < v->ndisks; i++) {
+		if (newd[i]) {
+			disk_close(newd[i]);
+			v->disks[i] = NULL;
+		}
+		if (!v->disks[i]) {
+			char *path = vmconfig_disk_path(v->p->cfg, i, v->p->vmdir);
+			struct error e2;
+			v->disks[i] = path ? disk_open(path, v->p->cfg->disks[i].readonly ? DISK_RDONLY : 0,
+							   &e2) : NULL;
+			free(path);
+			if (!v->disks[i]) {
+				vlog(v, "snapshot rollback: disk %d cannot be reopened: stopping", i);
+				machine_stop(v->m, MACHINE_CRASH);
+				goto out;
+			}
+			machine_set_disk(v->m, i, v->disks[i]);
+		}
+	}
+	if (child > 0) {
+		waitpid(child, NULL, 0);
+		child = 0;
+	}
+	unlink(fields[1]);
+resume:
+	if (!was_paused)
+		machine_resume(v->m);
+out:
+	vsv_writer_release(&w);
+	free(cfg);
+	(void)written;
+	return rc;
+}
+
 static void handle_request(struct vmm *v, const struct control_req *r)
 {
 	struct error err;
@@ -367,6 +487,14 @@ static void handle_request(struct vmm *v, const struct control_req *r)
 			status = err.code ? err.code : EXIT_FAIL;
 			snprintf(msg, sizeof(msg), "%s", err.msg);
 			vlog(v, "save failed: %s", err.msg);
+		}
+	} else if (!strcmp(r->verb, "snapshot")) {
+		char arg[sizeof(r->arg)];
+		snprintf(arg, sizeof(arg), "%s", r->arg);
+		if (do_snapshot(v, arg, msg, sizeof(msg), &err) < 0) {
+			status = err.code ? err.code : EXIT_FAIL;
+			snprintf(msg, sizeof(msg), "%s", err.msg);
+			vlog(v, "snapshot failed: %s", err.msg);
 		}
 	} else if (!strcmp(r->verb, "status")) {
 		snprintf(msg, sizeof(msg), "%s", v->paused ? "paused" : "running");
