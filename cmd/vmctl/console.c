@@ -15,7 +15,7 @@
 #include "safeio.h"
 #include "statedir.h"
 #include "vmctl.h"
-#include "vmm.h"
+#include "runtime.h"
 
 #define ESCAPE 0x1d /* ^] */
 

@@ -1,6 +1,6 @@
 /* vmctl — define VMs and run them on KVM. */
 #include "vmctl.h"
-#include "vmm.h"
+#include "runtime.h"
 
 static const struct cli_verb verbs[] = {
 	/* definitions (define.c, create.c, undefine.c, set.c) */

@@ -9,7 +9,7 @@
 #include "control.h"
 #include "statedir.h"
 #include "vmctl.h"
-#include "vmm.h"
+#include "runtime.h"
 
 static double now_s(void)
 {

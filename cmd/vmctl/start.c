@@ -13,30 +13,7 @@
 #include "safeio.h"
 #include "statedir.h"
 #include "vmctl.h"
-#include "vmm.h"
-
-/* Child: become the VMM, detached from the caller's session and terminal. */
-static void become_vmm(struct vmm_params *p, int notify_fd)
-{
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-	setsid();
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		if (null > 2)
-			close(null);
-	}
-	/* drop every inherited descriptor but the notify pipe (op.lock stays
-	 * the parent's: closing our copy does not unlock it) */
-	if (notify_fd > 3)
-		close_range(3, (unsigned)notify_fd - 1, 0);
-	close_range((unsigned)notify_fd + 1, ~0u, 0);
-	umask(077);
-	p->notify_fd = notify_fd;
-	_exit(vmm_main(p));
-}
+#include "runtime.h"
 
 int cmd_start(struct cli *cli, int argc, const char **argv)
 {
@@ -55,8 +32,7 @@ int cmd_start(struct cli *cli, int argc, const char **argv)
 	};
 	struct vmctl_vm vm;
 	struct error err;
-	char *managed = NULL, path[4400], msg[1300] = { 0 };
-	int pfd[2] = { -1, -1 };
+	char *managed = NULL, path[4400];
 	pid_t pid;
 
 	error_init(&err);
@@ -87,43 +63,12 @@ int cmd_start(struct cli *cli, int argc, const char **argv)
 			goto fail;
 		}
 	}
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		error_errno(&err, errno, "pipe");
+	struct vmm_params p = { .vmdir = vm.dir, .name = vm.name, .cfg = vm.cfg,
+				.start_paused = paused, .state = from ? from : managed,
+				.state_is_managed = managed != NULL, .fresh = fresh };
+	if (vmm_spawn(&p, &pid, &err) < 0)
 		goto fail;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		error_errno(&err, errno, "cannot start the VMM");
-		goto fail;
-	}
-	if (pid == 0) {
-		struct vmm_params p = { .vmdir = vm.dir, .name = vm.name, .cfg = vm.cfg,
-					.start_paused = paused, .state = from ? from : managed,
-					.state_is_managed = managed != NULL, .fresh = fresh };
-		close(pfd[0]);
-		become_vmm(&p, pfd[1]);
-	}
-	close(pfd[1]);
-	pfd[1] = -1;
-	ssize_t n = io_read_full(pfd[0], msg, sizeof(msg) - 1);
-	close(pfd[0]);
-	pfd[0] = -1;
-	if (n <= 0) {
-		waitpid(pid, NULL, 0);
-		error_set(&err, EXIT_FAIL, "the VMM for '%s' exited before the guest ran (see %s/run/log)",
-			  vm.name, vm.dir);
-		goto fail;
-	}
-	msg[strcspn(msg, "\n")] = '\0';
-	if (strncmp(msg, "ok", 2) != 0) {
-		int code = EXIT_FAIL, off = 0;
-		sscanf(msg, "err %d %n", &code, &off);
-		waitpid(pid, NULL, 0);
-		error_set(&err, code, "cannot start VM '%s': %s", vm.name, msg + off);
-		goto fail;
-	}
-	cli_verbose(cli, "VM '%s' started (VMM pid %s)", vm.name, msg + 3);
+	cli_verbose(cli, "VM '%s' started (VMM pid %ld)", vm.name, (long)pid);
 	/* the lock goes before attaching: the console is no mutation */
 	oplock_release(&vm.lock);
 	rc = EXIT_OK;
@@ -133,10 +78,6 @@ int cmd_start(struct cli *cli, int argc, const char **argv)
 	vmctl_vm_close(&vm);
 	return rc;
 fail:
-	if (pfd[0] >= 0)
-		close(pfd[0]);
-	if (pfd[1] >= 0)
-		close(pfd[1]);
 	free(managed);
 	vmctl_vm_close(&vm);
 	return cli_fail(cli, &err);

@@ -809,3 +809,65 @@ out:
 	pthread_mutex_destroy(&v.cons_lock);
 	return rc;
 }
+
+/* The child: detach from the caller's session and terminal, become the VMM. */
+static void become_vmm(struct vmm_params *p, int notify_fd)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	setsid();
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	/* drop every inherited descriptor but the report pipe (the caller's
+	 * op.lock stays the caller's: closing our copy does not unlock it) */
+	if (notify_fd > 3)
+		close_range(3, (unsigned)notify_fd - 1, 0);
+	close_range((unsigned)notify_fd + 1, ~0u, 0);
+	umask(077);
+	p->notify_fd = notify_fd;
+	_exit(vmm_main(p));
+}
+
+int vmm_spawn(struct vmm_params *p, pid_t *pid_out, struct error *err)
+{
+	char msg[1300] = { 0 };
+	int pfd[2];
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return error_errno(err, errno, "cannot create a pipe");
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return error_errno(err, errno, "cannot start the VMM");
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		become_vmm(p, pfd[1]);
+	}
+	close(pfd[1]);
+	n = io_read_full(pfd[0], msg, sizeof(msg) - 1);
+	close(pfd[0]);
+	if (n <= 0) {
+		waitpid(pid, NULL, 0);
+		return error_set(err, EXIT_FAIL, "the VMM for '%s' exited before the guest ran "
+				 "(see %s/run/log)", p->name, p->vmdir);
+	}
+	msg[strcspn(msg, "\n")] = '\0';
+	if (strncmp(msg, "ok", 2) != 0) {
+		int code = EXIT_FAIL, off = 0;
+		sscanf(msg, "err %d %n", &code, &off);
+		waitpid(pid, NULL, 0);
+		return error_set(err, code, "cannot start VM '%s': %s", p->name, msg + off);
+	}
+	*pid_out = pid;
+	return 0;
+}
