@@ -47,6 +47,7 @@ struct vmm {
 	int nclients;
 	pthread_mutex_t cons_lock;
 	struct disk *disks[VMCONFIG_MAX_DISKS];
+	char *disk_paths[VMCONFIG_MAX_DISKS];  /* the top layer each disk writes to */
 	int ndisks;
 	struct machine *m;
 	int exit_pipe[2];
@@ -200,6 +201,7 @@ static void clean_run(struct vmm *v, bool keep_log)
 	unlink_in(v->run, "pid");
 	unlink_in(v->run, "state");
 	unlink_in(v->run, "started");
+	unlink_in(v->run, "disks");
 	snprintf(req, sizeof(req), "%s/requests", v->run);
 	{
 		struct dirent *de;
@@ -259,6 +261,8 @@ static void *waiter(void *arg)
 	(void)!write(v->exit_pipe[1], &why, sizeof(why));
 	return NULL;
 }
+
+static void write_disks_file(struct vmm *v);
 
 static double mono(void)
 {
@@ -380,6 +384,14 @@ static int do_snapshot(struct vmm *v, char *arg, char *msg, size_t msgsz, struct
 		v->disks[i] = newd[i];
 		machine_set_disk(v->m, i, newd[i]);
 	}
+	for (int i = 0; i < v->ndisks; i++) {
+		char *np = strdup(fields[2 + i]);
+		if (np) {
+			free(v->disk_paths[i]);
+			v->disk_paths[i] = np;
+		}
+	}
+	write_disks_file(v);
 	if (!was_paused) {
 		machine_clock_ctrl(v->m);
 		machine_resume(v->m);
@@ -599,6 +611,18 @@ static int event_loop(struct vmm *v, int sfd)
 	}
 }
 
+/* run/disks: the layer each disk writes to, one a line (snapctl reads it). */
+static void write_disks_file(struct vmm *v)
+{
+	char buf[VMCONFIG_MAX_DISKS * 4200] = "";
+	size_t n = 0;
+
+	for (int i = 0; i < v->ndisks; i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s\n",
+				      v->disk_paths[i] ? v->disk_paths[i] : "");
+	write_run_file(v, "disks", buf);
+}
+
 static int open_disks(struct vmm *v, struct error *err)
 {
 	for (int i = 0; i < v->p->cfg->ndisks; i++) {
@@ -606,11 +630,14 @@ static int open_disks(struct vmm *v, struct error *err)
 		if (!path)
 			return error_set(err, EXIT_FAIL, "out of memory");
 		v->disks[i] = disk_open(path, v->p->cfg->disks[i].readonly ? DISK_RDONLY : 0, err);
-		free(path);
-		if (!v->disks[i])
+		if (!v->disks[i]) {
+			free(path);
 			return -1;
+		}
+		v->disk_paths[i] = path;
 		v->ndisks++;
 	}
+	write_disks_file(v);
 	return 0;
 }
 
@@ -788,6 +815,7 @@ out:
 		if (v.disks[i]->ops->flush(v.disks[i], &e2) < 0)
 			vlog(&v, "%s", e2.msg);
 		disk_close(v.disks[i]);
+		free(v.disk_paths[i]);
 	}
 	for (int i = 0; i < v.nclients; i++)
 		close(v.clients[i]);
