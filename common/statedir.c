@@ -121,8 +121,9 @@ int store_vm_exists(const struct store *st, const char *vm)
 	snprintf(path, sizeof(path), "%s/%s", st->root, vm);
 	if (lstat(path, &sb) < 0 || !S_ISDIR(sb.st_mode))
 		return 0;
+	/* a symlink counts, so that loading it reports the refusal */
 	snprintf(path, sizeof(path), "%s/%s/vm.xml", st->root, vm);
-	return lstat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+	return lstat(path, &sb) == 0 && (S_ISREG(sb.st_mode) || S_ISLNK(sb.st_mode));
 }
 
 static int cmp_names(const void *a, const void *b)

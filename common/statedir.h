@@ -31,7 +31,8 @@ struct store {
 int store_open(struct store *st, const char *root_opt, struct error *err);
 /* "<root>/<vm>" (malloc'ed) — NULL with EXIT_USAGE for an invalid name. */
 char *store_vm_dir(const struct store *st, const char *vm, struct error *err);
-/* 1 if the VM exists (has vm.xml), 0 if not. */
+/* 1 if the VM exists (has vm.xml), 0 if not. The folder must be a real
+ * folder; a vm.xml that is a symlink counts (loading it is then refused). */
 int store_vm_exists(const struct store *st, const char *vm);
 /* Names of all VMs, sorted; *n set. Free with store_names_free(). */
 char **store_list(const struct store *st, int *n, struct error *err);
