@@ -17,6 +17,13 @@ static const struct cli_verb verbs[] = {
 	  "write the whole disk (through its chain) to stdout" },
 	{ "merge", cmd_merge, "[--into ANCESTOR] [--keep] [--dry-run] [--force] [--json|-H] CHILD",
 	  "merge a differencing child (and layers between) into its parent or an ancestor" },
+	{ "convert", cmd_convert,
+	  "[-O vhd|raw] [--type fixed|dynamic] [--block-size SIZE] [-f raw|vhd] [--force] [-p] SRC DST",
+	  "copy an image (raw, VHD, chain flattened) into a new VHD or sparse raw file" },
+	{ "compare", cmd_compare, "[-s] [-f raw|vhd] [-F raw|vhd] [-p] [--json|-H] A B",
+	  "compare two images' content: 0 identical, 1 differ, 2 error" },
+	{ "map", cmd_map, "[-f raw|vhd] [--json|-H] FILE",
+	  "show the allocated ranges of a disk and which chain layer serves each" },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -11,5 +11,8 @@ int cmd_read(struct cli *cli, int argc, const char **argv);
 int cmd_write(struct cli *cli, int argc, const char **argv);
 int cmd_cat(struct cli *cli, int argc, const char **argv);
 int cmd_merge(struct cli *cli, int argc, const char **argv);
+int cmd_convert(struct cli *cli, int argc, const char **argv);
+int cmd_compare(struct cli *cli, int argc, const char **argv);
+int cmd_map(struct cli *cli, int argc, const char **argv);
 
 #endif
