@@ -369,8 +369,9 @@ static int do_snapshot(struct vmm *v, char *arg, char *msg, size_t msgsz, struct
 	t0 = mono();
 	if (!was_paused && machine_pause(v->m, err) < 0)
 		goto out;
-	if (machine_save_state(v->m, cfg, &w, err) < 0 ||
-	    machine_save_ram(v->m, fields[1], true, &child, &written, err) < 0)
+	bool disk_only = !strcmp(fields[0], "-");
+	if (!disk_only && (machine_save_state(v->m, cfg, &w, err) < 0 ||
+			   machine_save_ram(v->m, fields[1], true, &child, &written, err) < 0))
 		goto resume;
 	/* switch the disks: flush, let go of the old top, open the new chain */
 	for (int i = 0; i < v->ndisks; i++) {
@@ -397,7 +398,7 @@ static int do_snapshot(struct vmm *v, char *arg, char *msg, size_t msgsz, struct
 		machine_resume(v->m);
 	}
 	t_paused = mono() - t0;
-	if (vsv_writer_save(&w, fields[0], err) < 0)
+	if (!disk_only && vsv_writer_save(&w, fields[0], err) < 0)
 		goto wait_child;
 	rc = 0;
 wait_child:
@@ -410,11 +411,12 @@ wait_child:
 		}
 	}
 	if (rc == 0) {
-		chmod(fields[1], 0400);
-		vlog(v, "snapshot: guest paused %.2f ms (%s), RAM written", t_paused * 1000,
-		     child > 0 ? "copy-on-write" : "stop-and-copy");
-		snprintf(msg, msgsz, "pause_ms=%.2f mode=%s", t_paused * 1000,
-			 child > 0 ? "copy-on-write" : "stop-and-copy");
+		const char *mode = disk_only ? "disks-only" : child > 0 ? "copy-on-write"
+								 : "stop-and-copy";
+		if (!disk_only)
+			chmod(fields[1], 0400);
+		vlog(v, "snapshot: guest paused %.2f ms (%s)", t_paused * 1000, mode);
+		snprintf(msg, msgsz, "pause_ms=%.2f mode=%s", t_paused * 1000, mode);
 	}
 	goto out;
 rollback:
@@ -442,7 +444,8 @@ rollback:
 		waitpid(child, NULL, 0);
 		child = 0;
 	}
-	unlink(fields[1]);
+	if (!disk_only)
+		unlink(fields[1]);
 resume:
 	if (!was_paused)
 		machine_resume(v->m);
