@@ -19,51 +19,28 @@ int vmctl_oom(struct error *err)
 int vmctl_parse(struct cli *cli, int argc, const char **argv, const struct poptOption *opts,
 		unsigned flags, int min_args, int max_args, const char **wait_arg, int *wait_secs)
 {
-	const char **av = argv;
-	uint64_t v;
-	struct error err;
-	int rc;
+	return cli_parse_wait(cli, argc, argv, opts, flags, min_args, max_args, wait_arg,
+			      wait_secs);
+}
 
-	*wait_secs = 0;
-	/* a bare "--wait" becomes "--wait=forever"; the copy lives as long as
-	 * popt's context (cli_main frees cli->owned after it) */
-	if (cli->nowned < (int)(sizeof(cli->owned) / sizeof(cli->owned[0]))) {
-		const char **copy = calloc((size_t)argc + 1, sizeof(*copy));
-		if (!copy) {
-			error_set(&err, EXIT_FAIL, "out of memory");
-			return cli_fail(cli, &err);
-		}
-		bool opts_end = false;
-		for (int i = 0; i < argc; i++) {
-			opts_end |= i > 0 && strcmp(argv[i], "--") == 0;
-			copy[i] = (!opts_end && i > 0 && strcmp(argv[i], "--wait") == 0) ?
-					  "--wait=forever" :
-					  argv[i];
-		}
-		cli->owned[cli->nowned++] = (char *)copy;
-		av = copy;
-	}
-	rc = cli_parse(cli, argc, av, opts, flags, min_args, max_args);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	if (!*wait_arg)
-		return CLI_CONTINUE;
-	if (strcmp(*wait_arg, "forever") == 0) {
-		*wait_secs = -1;
-		return CLI_CONTINUE;
-	}
-	error_init(&err);
-	if (units_parse_u64(*wait_arg, &v, &err) < 0 || v > INT_MAX)
-		return cli_usage_error(cli, "--wait: invalid number of seconds '%s'", *wait_arg);
-	*wait_secs = (int)v;
-	return CLI_CONTINUE;
+/* vm.xml of the VM; its <name> must be the folder's. */
+static int load_config(struct vmctl_vm *vm, struct error *err)
+{
+	char path[4096 + 128];
+
+	snprintf(path, sizeof(path), "%s/vm.xml", vm->dir);
+	vm->cfg = vmconfig_load(path, err);
+	if (!vm->cfg)
+		return -1;
+	if (strcmp(vm->cfg->name, vm->name) != 0)
+		return error_set(err, EXIT_DATAERR, "%s: the name is '%s' but the VM's folder is "
+				 "'%s'", path, vm->cfg->name, vm->name);
+	return 0;
 }
 
 int vmctl_vm_open(struct cli *cli, const char *name, bool load, struct vmctl_vm *vm,
 		  struct error *err)
 {
-	char path[4096 + 128];
-
 	memset(vm, 0, sizeof(*vm));
 	vm->lock.fd = -1;
 	if (store_open(&vm->st, cli->root, err) < 0)
@@ -75,9 +52,7 @@ int vmctl_vm_open(struct cli *cli, const char *name, bool load, struct vmctl_vm 
 		return error_set(err, EXIT_NOINPUT, "no VM named '%s' in '%s'", name, vm->st.root);
 	if (!load)
 		return 0;
-	snprintf(path, sizeof(path), "%s/vm.xml", vm->dir);
-	vm->cfg = vmconfig_load(path, err);
-	return vm->cfg ? 0 : -1;
+	return load_config(vm, err);
 }
 
 int vmctl_vm_lock(struct cli *cli, struct vmctl_vm *vm, int wait_secs, struct error *err)
@@ -97,10 +72,8 @@ int vmctl_vm_lock(struct cli *cli, struct vmctl_vm *vm, int wait_secs, struct er
 				 "('%s'): let snapctl finish it first", vm->name, path);
 	if (vm->cfg) {
 		vmconfig_free(vm->cfg);
-		snprintf(path, sizeof(path), "%s/vm.xml", vm->dir);
-		vm->cfg = vmconfig_load(path, err);
-		if (!vm->cfg)
-			return -1;
+		vm->cfg = NULL;
+		return load_config(vm, err);
 	}
 	return 0;
 }

@@ -52,3 +52,11 @@ load vmctl-helpers
 	run_vmctl 64 dumpxml a b
 	run_vmctl 64 dumpxml --json web
 }
+
+@test "dumpxml: a vm.xml whose name is not its folder's is refused (65)" {
+	mkvm web
+	sed -i 's|<name>web</name>|<name>other</name>|' "$VMCTL_ROOT/web/vm.xml"
+	run_vmctl 65 dumpxml web
+	assert_output "vmctl: $VMCTL_ROOT/web/vm.xml: the name is 'other' but the VM's folder is 'web'"
+	run_vmctl 65 set -m 1G web
+}
