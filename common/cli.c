@@ -1,5 +1,9 @@
 #include "cli.h"
 
+#include <limits.h>
+
+#include "units.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -281,4 +285,45 @@ int cli_main(const char *prog, const struct cli_verb *verbs, int argc, char **ar
 	}
 	current = NULL;
 	return rc;
+}
+
+int cli_parse_wait(struct cli *cli, int argc, const char **argv, const struct poptOption *opts,
+		   unsigned flags, int min_args, int max_args, const char **wait_arg,
+		   int *wait_secs)
+{
+	const char **av = argv;
+	uint64_t v;
+	struct error err;
+	int rc;
+
+	*wait_secs = 0;
+	/* a bare "--wait" becomes "--wait=forever"; the copy lives as long as
+	 * popt's context (cli_main frees cli->owned after it) */
+	if (cli->nowned < (int)(sizeof(cli->owned) / sizeof(cli->owned[0]))) {
+		const char **copy = calloc((size_t)argc + 1, sizeof(*copy));
+		bool opts_end = false;
+		if (!copy) {
+			error_set(&err, EXIT_FAIL, "out of memory");
+			return cli_fail(cli, &err);
+		}
+		for (int i = 0; i < argc; i++) {
+			opts_end |= i > 0 && strcmp(argv[i], "--") == 0;
+			copy[i] = (!opts_end && i > 0 && strcmp(argv[i], "--wait") == 0) ?
+					  "--wait=forever" : argv[i];
+		}
+		cli->owned[cli->nowned++] = (char *)copy;
+		av = copy;
+	}
+	rc = cli_parse(cli, argc, av, opts, flags, min_args, max_args);
+	if (rc != CLI_CONTINUE || !*wait_arg)
+		return rc;
+	if (strcmp(*wait_arg, "forever") == 0) {
+		*wait_secs = -1;
+		return CLI_CONTINUE;
+	}
+	error_init(&err);
+	if (units_parse_u64(*wait_arg, &v, &err) < 0 || v > INT_MAX)
+		return cli_usage_error(cli, "--wait: invalid number of seconds '%s'", *wait_arg);
+	*wait_secs = (int)v;
+	return CLI_CONTINUE;
 }

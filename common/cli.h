@@ -70,6 +70,22 @@ int cli_main(const char *prog, const struct cli_verb *verbs, int argc, char **ar
 int cli_parse(struct cli *cli, int argc, const char **argv, const struct poptOption *opts,
 	      unsigned flags, int min_args, int max_args);
 
+/*
+ * --wait[=SECS] for a mutating verb (DESIGN §3):
+ *   const char *wait = NULL; int wait_secs;
+ *   struct poptOption opts[] = { CLI_WAIT_OPTION(wait), ..., POPT_TABLEEND };
+ *   rc = cli_parse_wait(cli, argc, argv, opts, 0, 1, 1, &wait, &wait_secs);
+ * wait_secs: 0 (no --wait: a busy VM is exit 75 at once), SECS, or -1 (a
+ * bare --wait: as long as it takes). A bare "--wait" before a positional
+ * argument is not taken as its value.
+ */
+#define CLI_WAIT_OPTION(var)                                                               \
+	{ "wait", '\0', POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL, &(var), 0,                 \
+	  "when another command holds the VM, wait for it (at most SECS seconds)", "SECS" }
+int cli_parse_wait(struct cli *cli, int argc, const char **argv, const struct poptOption *opts,
+		   unsigned flags, int min_args, int max_args, const char **wait_arg,
+		   int *wait_secs);
+
 /* "prog: msg" on stderr; returns err->code (EXIT_FAIL if unset). */
 int cli_fail(struct cli *cli, const struct error *err);
 /* "prog VERB: msg" and the verb's usage line on stderr; returns 64. */

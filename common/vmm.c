@@ -370,10 +370,10 @@ static int do_snapshot(struct vmm *v, char *arg, char *msg, size_t msgsz, struct
 	if (!was_paused && machine_pause(v->m, err) < 0)
 		goto out;
 	bool disk_only = !strcmp(fields[0], "-");
-	if (!disk_only && (machine_save_state(v->m, cfg, &w, err) < 0 ||
-			   machine_save_ram(v->m, fields[1], true, &child, &written, err) < 0))
+	if (!disk_only && machine_save_state(v->m, cfg, &w, err) < 0)
 		goto resume;
-	/* switch the disks: flush, let go of the old top, open the new chain */
+	/* switch the disks before forking the RAM writer, so that it holds none
+	 * of the old layers' locks: flush, let go of the old top, open the new */
 	for (int i = 0; i < v->ndisks; i++) {
 		if (v->disks[i]->ops->flush(v->disks[i], err) < 0)
 			goto rollback;
@@ -385,6 +385,8 @@ static int do_snapshot(struct vmm *v, char *arg, char *msg, size_t msgsz, struct
 		v->disks[i] = newd[i];
 		machine_set_disk(v->m, i, newd[i]);
 	}
+	if (!disk_only && machine_save_ram(v->m, fields[1], true, &child, &written, err) < 0)
+		goto rollback;
 	for (int i = 0; i < v->ndisks; i++) {
 		char *np = strdup(fields[2 + i]);
 		if (np) {
