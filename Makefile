@@ -69,6 +69,18 @@ $(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB)
 $(BUILD)/test-tool: $(TOOL_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The test guest vmctl's tests boot (tests/guest/README.md): a freestanding
+# ELF64 at 1 MiB, built with its own flags, never with $(CFLAGS) or sanitizers.
+GUEST_SRC   := $(wildcard tests/guest/*.c tests/guest/*.S)
+GUEST_FLAGS := -O2 -g -std=gnu11 -Wall -Wextra $(WERROR) -ffreestanding -nostdlib -static \
+               -fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only -march=x86-64 \
+               -fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
+               -Wl,-T,tests/guest/guest.ld -Wl,--build-id=none -Wl,-z,noexecstack
+$(BUILD)/guest.elf: $(GUEST_SRC) $(wildcard tests/guest/*.h) tests/guest/guest.ld
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_FLAGS) -o $@ $(GUEST_SRC)
+check: $(BUILD)/guest.elf
+
 # Tests: the unit binary and every bats file; tests/run-all counts results.
 check: $(BINS) $(BUILD)/unit-tests $(BUILD)/test-tool
 	BUILD=$(abspath $(BUILD)) tests/run-all

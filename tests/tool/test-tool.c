@@ -174,9 +174,31 @@ static int randread(const char *file, uint64_t seed, unsigned count)
 	return 0;
 }
 
+/* test-tool fnv [FILE]: FNV-1a 64 of FILE (default stdin) as 0x%016x, the
+ * form the test guest's "blk sum" answers with (tests/guest/README.md) */
+static int fnv(const char *file)
+{
+	uint8_t buf[65536];
+	uint64_t h = 0xcbf29ce484222325ULL;
+	int fd = file && strcmp(file, "-") ? open(file, O_RDONLY) : STDIN_FILENO;
+	ssize_t n;
+
+	if (fd < 0)
+		return die(file);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			h = (h ^ buf[i]) * 0x100000001b3ULL;
+	if (n < 0)
+		return die("read");
+	printf("0x%016" PRIx64 "\n", h);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	errno = 0;
+	if ((argc == 2 || argc == 3) && strcmp(argv[1], "fnv") == 0)
+		return fnv(argc == 3 ? argv[2] : NULL);
 	if (argc == 4 && strcmp(argv[1], "pattern") == 0)
 		return pattern(strtoull(argv[2], NULL, 0), strtoull(argv[3], NULL, 0));
 	if (argc == 5 && strcmp(argv[1], "poke") == 0)
