@@ -212,6 +212,10 @@ int main(int argc, char **argv)
 	if (argc == 6 && strcmp(argv[1], "scribble") == 0)
 		return scribble(strtoull(argv[2], NULL, 0), (unsigned)strtoul(argv[3], NULL, 0),
 				strtoull(argv[4], NULL, 0), strtoull(argv[5], NULL, 0));
+	if (argc == 6 && strcmp(argv[1], "zeropage") == 0) { /* KERNEL MEM CMDLINE INITRD_LEN: zeropage.c */
+		int tt_zeropage(const char *, uint64_t, const char *, uint64_t);
+		return tt_zeropage(argv[2], strtoull(argv[3], NULL, 0), argv[4], strtoull(argv[5], NULL, 0));
+	}
 	fprintf(stderr, "usage: test-tool pattern|poke|peek|vhd-resum|scribble ...\n");
 	return 64;
 }
