@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "safeio.h"
+#include "snapops.h"
 #include "units.h"
 #include "uuid.h"
 #include "vmctl.h"
@@ -57,19 +58,16 @@ int vmctl_vm_open(struct cli *cli, const char *name, bool load, struct vmctl_vm 
 
 int vmctl_vm_lock(struct cli *cli, struct vmctl_vm *vm, int wait_secs, struct error *err)
 {
-	char path[4096 + 128];
-	struct stat sb;
-
 	if (oplock_acquire(&vm->lock, vm->dir, cli->prog, cli->verb, wait_secs, err) < 0)
 		return -1;
 	/* what we looked at before the lock may have changed meanwhile */
 	if (!store_vm_exists(&vm->st, vm->name))
 		return error_set(err, EXIT_NOINPUT, "no VM named '%s' in '%s'", vm->name,
 				 vm->st.root);
-	snprintf(path, sizeof(path), "%s/journal", vm->dir);
-	if (lstat(path, &sb) == 0)
-		return error_set(err, EXIT_TEMPFAIL, "VM '%s' has an unfinished snapshot operation "
-				 "('%s'): let snapctl finish it first", vm->name, path);
+	/* a snapshot operation cut short: finish or roll it back first (§6) */
+	if (snapops_recover(vm->dir, err) < 0)
+		return error_prefix(err, "VM '%s': cannot finish an interrupted snapshot operation",
+				    vm->name);
 	if (vm->cfg) {
 		vmconfig_free(vm->cfg);
 		vm->cfg = NULL;

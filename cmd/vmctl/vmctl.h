@@ -50,9 +50,10 @@ struct vmctl_vm {
  * vm.xml. Loads vm.xml when load is set. */
 int vmctl_vm_open(struct cli *cli, const char *name, bool load, struct vmctl_vm *vm,
 		  struct error *err);
-/* Take op.lock as "vmctl <verb>" (75 with the holder when busy), then reload
- * vm.xml if it was loaded (another command may have changed it). Refuses a
- * VM with a leftover journal (75) until snapctl can finish it. */
+/* Take op.lock as "vmctl <verb>" (75 with the holder when busy), finish or
+ * roll back a snapshot operation a crash left in <vm>/journal
+ * (snapops_recover), then reload vm.xml if it was loaded (another command
+ * may have changed it). */
 int vmctl_vm_lock(struct cli *cli, struct vmctl_vm *vm, int wait_secs, struct error *err);
 /* Refuse a running or paused VM: 75 "VM 'x' is running: stop it first". */
 int vmctl_vm_require_stopped(struct vmctl_vm *vm, const char *why, struct error *err);

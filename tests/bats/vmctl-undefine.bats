@@ -71,16 +71,17 @@ load vmctl-helpers
 	[ ! -e "$VMCTL_ROOT/web" ]
 }
 
-@test "undefine: refuses a VM with snapshots, or with a leftover journal" {
+@test "undefine: refuses a VM with snapshots, or with an unreadable journal" {
 	mkvm web
 	mkdir "$VMCTL_ROOT/web/snapshots"
 	touch "$VMCTL_ROOT/web/snapshots/6f1c9a4e-0000-4000-8000-000000000001.xml"
 	run_vmctl 1 undefine web
 	assert_output "vmctl: VM 'web' has 1 snapshot: delete it with snapctl first"
 	rm "$VMCTL_ROOT/web/snapshots/"*
-	touch "$VMCTL_ROOT/web/journal"
-	run_vmctl 75 undefine web
-	assert_output --partial "unfinished snapshot operation"
+	echo garbage > "$VMCTL_ROOT/web/journal"
+	run_vmctl 65 undefine web
+	assert_output "vmctl: VM 'web': cannot finish an interrupted snapshot operation: '$VMCTL_ROOT/web/journal' is not a vmsnap journal"
+	[ -f "$VMCTL_ROOT/web/vm.xml" ]
 	rm "$VMCTL_ROOT/web/journal"
 	run_vmctl 0 undefine web
 }
