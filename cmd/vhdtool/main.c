@@ -24,6 +24,14 @@ static const struct cli_verb verbs[] = {
 	  "compare two images' content: 0 identical, 1 differ, 2 error" },
 	{ "map", cmd_map, "[-f raw|vhd] [--json|-H] FILE",
 	  "show the allocated ranges of a disk and which chain layer serves each" },
+	{ "set-parent", cmd_set_parent, "[--force] [--json|-H] FILE NEWPARENT",
+	  "point a differencing child at its moved or copied parent (locators, name, UUID)" },
+	{ "resize", cmd_resize, "[--shrink] [--json|-H] FILE SIZE",
+	  "grow a disk, or with --shrink shrink it while nothing lies past the new end" },
+	{ "compact", cmd_compact, "[--dry-run] [--json|-H] FILE",
+	  "drop blocks that hold nothing of their own and shorten the file" },
+	{ "repair", cmd_repair, "[--dry-run] [--json|-H] FILE",
+	  "rebuild footers, checksums and the file's end from what is intact" },
 	{ NULL, NULL, NULL, NULL },
 };
 

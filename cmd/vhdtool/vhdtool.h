@@ -14,5 +14,9 @@ int cmd_merge(struct cli *cli, int argc, const char **argv);
 int cmd_convert(struct cli *cli, int argc, const char **argv);
 int cmd_compare(struct cli *cli, int argc, const char **argv);
 int cmd_map(struct cli *cli, int argc, const char **argv);
+int cmd_set_parent(struct cli *cli, int argc, const char **argv);
+int cmd_resize(struct cli *cli, int argc, const char **argv);
+int cmd_compact(struct cli *cli, int argc, const char **argv);
+int cmd_repair(struct cli *cli, int argc, const char **argv);
 
 #endif
