@@ -227,7 +227,8 @@ static void *vcpu_thread(void *p)
 		case KVM_EXIT_INTR:
 			break;
 		case KVM_EXIT_HLT:
-			/* no in-kernel LAPIC wake-up here: treat as a stop */
+			/* not seen with the in-kernel irqchip (HLT waits in KVM); a
+			 * KVM that exits anyway has no way to wake the vCPU: stop */
 			machine_exit_with(m, MACHINE_POWEROFF);
 			break;
 		case KVM_EXIT_SHUTDOWN:

@@ -69,13 +69,25 @@ int x86_bzimage_parse(const uint8_t *img, uint64_t len, struct bzimage_info *bi,
 		return error_set(err, EXIT_DATAERR, "'%s': setup of %llu bytes is larger than the "
 				 "file", what, (unsigned long long)bi->setup_len);
 	bi->header_end = 0x202 + img[0x201];  /* the jump at 0x200 skips the header */
-	if (bi->header_end > 0x1000 || bi->header_end < BP_CMDLINE_SIZE + 4)
+	if (bi->header_end > 0x1000 || bi->header_end < 0x268) /* 2.12 ends at 0x268 */
 		return error_set(err, EXIT_DATAERR, "'%s': bad setup header length", what);
 	bi->initrd_addr_max = get_le32(img + BP_INITRD_ADDR_MAX);
 	bi->cmdline_size = get_le32(img + BP_CMDLINE_SIZE);
 	bi->init_size = get_le32(img + BP_INIT_SIZE);
+	bi->kernel_alignment = get_le32(img + BP_KERNEL_ALIGNMENT);
 	bi->pref_address = get_le64(img + BP_PREF_ADDRESS);
 	return 0;
+}
+
+uint64_t x86_bzimage_kernel_end(const struct bzimage_info *bi, uint64_t load, uint64_t pm_len)
+{
+	uint64_t align = bi->kernel_alignment && !(bi->kernel_alignment & (bi->kernel_alignment - 1))
+				 ? bi->kernel_alignment : 0x200000;
+	uint64_t run = (load + align - 1) & ~(align - 1);
+
+	if (bi->pref_address > run)
+		run = bi->pref_address;
+	return run + bi->init_size > load + pm_len ? run + bi->init_size : load + pm_len;
 }
 
 void x86_e820(uint64_t ram_size, struct e820_entry *e, int *n)
@@ -214,7 +226,14 @@ int x86_load_kernel(struct machine *m, struct error *err)
 		}
 		memcpy(dst, img + bi.setup_len, pm_len);
 		entry = GPA_KERNEL + 0x200;
-		kend = GPA_KERNEL + (bi.init_size > pm_len ? bi.init_size : pm_len);
+		kend = x86_bzimage_kernel_end(&bi, GPA_KERNEL, pm_len);
+		if (kend > m->lowmem) {
+			error_set(err, EXIT_USAGE, "kernel '%s' needs %llu MiB of guest memory to "
+				  "decompress, the VM has %llu MiB", m->opts.kernel,
+				  (unsigned long long)((kend + (1 << 20) - 1) >> 20),
+				  (unsigned long long)(m->ram_size >> 20));
+			goto out;
+		}
 	} else if (len >= 64 && !memcmp(img, "\x7f" "ELF", 4)) {
 		if (load_elf(m, img, len, &entry, &kend, err) < 0)
 			goto out;
@@ -325,13 +344,15 @@ int x86_setup_vcpu(struct machine *m, unsigned cpu, struct error *err)
 	if (cpu != 0)
 		return 0; /* application processors wait for INIT/SIPI */
 
-	/* flat GDT: 0x10 code64, 0x18 data, 0x20 TSS (Linux's __BOOT_CS/__BOOT_DS) */
-	gdt = gpa_to_hva(m, GPA_GDT, 5 * 8);
+	/* flat GDT: 0x10 code64, 0x18 data (Linux's __BOOT_CS/__BOOT_DS), 0x20 a
+	 * 16-byte 64-bit TSS descriptor */
+	gdt = gpa_to_hva(m, GPA_GDT, 6 * 8);
 	gdt[0] = 0;
 	gdt[1] = 0;
 	gdt[2] = 0x00af9b000000ffffULL;
 	gdt[3] = 0x00cf93000000ffffULL;
 	gdt[4] = 0x00008b0000000067ULL;
+	gdt[5] = 0;
 	/* identity map of the low 4 GiB with 2 MiB pages */
 	pml4 = gpa_to_hva(m, GPA_PML4, 6 * 4096);
 	memset(pml4, 0, 6 * 4096);
@@ -355,7 +376,7 @@ int x86_setup_vcpu(struct machine *m, unsigned cpu, struct error *err)
 	sr.tr.type = 0xb;
 	sr.tr.present = 1;
 	sr.gdt.base = GPA_GDT;
-	sr.gdt.limit = 5 * 8 - 1;
+	sr.gdt.limit = 6 * 8 - 1;
 	sr.idt.base = 0;
 	sr.idt.limit = 0;
 	sr.cr0 = 0x80000011;   /* PG | ET | PE */

@@ -28,6 +28,7 @@
 #define BP_INITRD_ADDR_MAX   0x22c
 #define BP_XLOADFLAGS        0x236
 #define BP_CMDLINE_SIZE      0x238
+#define BP_KERNEL_ALIGNMENT  0x230
 #define BP_PREF_ADDRESS      0x258
 #define BP_INIT_SIZE         0x260
 #define BP_E820_TABLE        0x2d0
@@ -48,8 +49,13 @@ struct bzimage_info {
 	uint32_t initrd_addr_max;
 	uint32_t cmdline_size;
 	uint32_t init_size;
+	uint32_t kernel_alignment;
 	uint64_t pref_address;
 };
+
+/* Where the decompressed kernel ends in guest memory (its initrd goes above):
+ * it runs at max(load rounded up to kernel_alignment, pref_address). */
+uint64_t x86_bzimage_kernel_end(const struct bzimage_info *bi, uint64_t load, uint64_t pm_len);
 
 struct e820_entry {
 	uint64_t addr, size;

@@ -51,3 +51,69 @@ requires() {
 		command -v "$c" >/dev/null || skip "needs $c (make deps installs it)"
 	done
 }
+
+# ---- the test guest (tests/guest/README.md) ----
+GUEST=$BUILD/guest.elf
+
+# requires_kvm: skip, saying why, when this host cannot run VMs
+requires_kvm() {
+	[ -e /dev/kvm ] || skip "no /dev/kvm on this host"
+	[ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "/dev/kvm is not accessible to $(id -un)"
+	[ -x "$GUEST" ] || skip "test guest not built ($GUEST)"
+}
+
+# guest_vm NAME [VCPUS] [DISK...]: define a VM that boots the test guest
+guest_vm() {
+	local name=$1 cpus=${2:-1} args=()
+	shift 2 || shift $#
+	for d in "$@"; do args+=(--disk "$d"); done
+	vmctl create "$name" --memory 128M --cpus "$cpus" --kernel "$GUEST" \
+		--cmdline "idle hz=250" "${args[@]}"
+}
+
+# wait_console VM TEXT [SECS]: wait until the guest has printed TEXT
+wait_console() {
+	local vm=$1 text=$2 secs=${3:-30} i
+	for ((i = 0; i < secs * 20; i++)); do
+		grep -qF -- "$text" "$VMCTL_ROOT/$vm/console.log" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "'$text' did not appear on $vm's console within ${secs}s; console:" >&2
+	tail -5 "$VMCTL_ROOT/$vm/console.log" >&2
+	return 1
+}
+
+# guest VM COMMAND...: send one command, print the guest's "ok ..." line
+guest() {
+	local vm=$1
+	shift
+	local out
+	out=$(printf '%s\n' "$*" | vmctl console --until "ok" --timeout 60 "$vm") || {
+		echo "guest command '$*' on $vm failed: $out" >&2
+		return 1
+	}
+	printf '%s\n' "$out" | grep -m1 '^ok' | tr -d '\r'
+}
+
+# guest_value VM COMMAND...: the value after "ok "
+guest_value() { guest "$@" | sed 's/^ok //'; }
+
+# guest_start VM: start and wait for the banner
+guest_start() {
+	vmctl start "$1"
+	wait_console "$1" "vmsnap-guest 1 ready" 30
+}
+
+# stop every VM this test started (teardown)
+stop_all_vms() {
+	local d
+	for d in "$VMCTL_ROOT"/*/; do
+		[ -f "$d/vm.xml" ] || continue
+		vmctl stop --force "$(basename "$d")" >/dev/null 2>&1 || true
+	done
+}
+
+teardown() {
+	[ -d "${VMCTL_ROOT:-/nonexistent}" ] && stop_all_vms
+	true
+}

@@ -5,7 +5,7 @@
  * x86_initrd_addr and x86_build_zero_page the way x86_load_kernel does
  * (cmdline at GPA_CMDLINE; initrd at the highest page below
  * limit = min(RAM below the PCI hole, initrd_addr_max + 1) and not under
- * floor = the kernel's end, load address + max(init_size, protected-mode
+ * floor = the kernel's end as x86_bzimage_kernel_end() computes it (protected-mode
  * code), page-rounded), then reads every field back from the zero page.
  *
  * Exit 0; 65 when the file is not a usable bzImage; 64 (after printing) when
@@ -69,7 +69,7 @@ int tt_zeropage(const char *kernel, uint64_t mem, const char *cmdline, uint64_t 
 	/* the choices x86_load_kernel makes */
 	uint64_t lowmem = mem < GPA_PCI_HOLE ? mem : GPA_PCI_HOLE;
 	uint64_t pm_len = len - bi.setup_len;
-	uint64_t kend = GPA_KERNEL + (bi.init_size > pm_len ? bi.init_size : pm_len);
+	uint64_t kend = x86_bzimage_kernel_end(&bi, GPA_KERNEL, pm_len);
 	uint64_t limit = lowmem, floor = (kend + 0xfff) & ~0xfffULL;
 	size_t clen = strlen(cmdline);
 
