@@ -1,5 +1,7 @@
 #include "safeio.h"
 
+#include "crashpoint.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -139,6 +141,7 @@ int io_atomic_write(const char *path, const void *data, size_t len, mode_t mode,
 		unlink(tmp);
 		return error_errno(err, saved, "cannot write '%s'", tmp);
 	}
+	crashpoint("atomic-write");
 	if (rename(tmp, path) < 0) {
 		int saved = errno;
 		unlink(tmp);

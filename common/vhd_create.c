@@ -270,6 +270,8 @@ int vhd_create(const char *path, const struct vhd_create_opts *o, struct error *
 		rc = write_dynamic(fd, tmp, o, parent, parent_abs, dir_abs, err);
 	else
 		rc = write_fixed(fd, tmp, o, err);
+	if (rc == 0)
+		crashpoint("create-written");
 	if (rc == 0 && fsync(fd) < 0)
 		rc = error_errno(err, errno, "cannot write '%s'", path);
 	if (rc == 0)
