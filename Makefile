@@ -13,7 +13,7 @@ BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
 
 VERSION := 0.1.0
 CC      ?= cc
-PKGS     = libxml-2.0 popt json-c
+PKGS     = libxml-2.0 popt json-c libarchive libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -85,7 +85,7 @@ check: $(BUILD)/guest.elf
 check: $(BINS) $(BUILD)/unit-tests $(BUILD)/test-tool
 	BUILD=$(abspath $(BUILD)) tests/run-all
 
-demo: $(BINS)
+demo: $(BINS) $(BUILD)/guest.elf
 	BUILD=$(abspath $(BUILD)) ./demo.sh
 
 deps:

@@ -1,31 +1,57 @@
 #!/usr/bin/env bash
-# make demo: the main job on an embedded default — a dynamic base disk, a
-# differencing child (a snapshot layer, as Hyper-V's .avhd), writes through
-# the chain, read back, inspect and check. Runs in a temporary folder.
+# make demo: the whole suite in a minute, on the bundled test guest (a tiny
+# kernel that answers commands on its serial port; tests/guest/README.md).
+# Define a VM on a dynamic VHD, start it, take an offline and an online
+# snapshot, write through the guest, apply, undo, draw the tree, and show
+# the disk chain — every step printed. Runs in a temporary store.
 set -eu
-BUILD=${BUILD:-$(dirname "$0")/build}
+BUILD=${BUILD:-$(cd "$(dirname "$0")" && pwd)/build}
 export PATH="$BUILD:$PATH"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/vmsnap-demo.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
+export VMCTL_ROOT=$dir/store
+trap 'vmctl stop --force web >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 cd "$dir"
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then b=$'\033[1m' n=$'\033[0m'; else b= n=; fi
-say() { printf '\n%s$ %s%s\n' "$b" "$*" "$n"; "$@"; }
+say() {
+	local shown="" a
+	for a in "$@"; do
+		case $a in *[[:space:]]*) shown+=" '$a'" ;; *) shown+=" $a" ;; esac
+	done
+	printf '\n%s$%s%s\n' "$b" "$shown" "$n"
+	"$@"
+}
+note() { printf '\n# %s\n' "$*"; }
+# guest CMD: one command on the guest's serial console, its answer
+guest() { printf '%s\n' "$*" | vmctl console --until ok --timeout 60 web | grep -m1 '^ok'; }
 
-say vhdtool create --type dynamic base.vhd 64M
-printf 'written into the base disk\n' > a.txt
-say vhdtool write -i a.txt base.vhd 0
-say vhdtool create --parent base.vhd base_snap1.avhd
-printf 'written after the snapshot \n' > b.txt
-say vhdtool write -i b.txt base_snap1.avhd 1048576
-echo; echo "# the child reads the base's data through the chain, and its own:"
-say vhdtool read base_snap1.avhd 0 27
-say vhdtool read base_snap1.avhd 1048576 28
-echo "# the base (the frozen layer) did not change:"
-say vhdtool read base.vhd 1048576 28 | od -c | head -2
-say vhdtool info --chain base_snap1.avhd
-say vhdtool check --chain base_snap1.avhd
-if command -v qemu-img >/dev/null; then
-	echo "# qemu-img sees the base disk's exact size:"
-	say qemu-img info -f vpc base.vhd
-fi
-echo; echo "demo done (files were in $dir)"
+note "a 64 MiB dynamic disk and a VM that boots the test guest"
+say vhdtool create --type dynamic web.vhd 64M
+say vmctl create web --memory 256M --cpus 2 --kernel "$BUILD/guest.elf" \
+	--cmdline "idle hz=250" --disk "$dir/web.vhd"
+say snapctl create -d "clean install" web S1
+say vmctl start web
+for _ in $(seq 200); do grep -q ready "$VMCTL_ROOT/web/console.log" && break; sleep 0.05; done
+say vmctl console --log web
+note "the guest writes pattern A to its disk and fills 16 MiB of RAM"
+printf '$ guest: blk write 1 0 64  → '; guest blk write 1 0 64
+printf '$ guest: fill 7 16        → '; guest fill 7 16
+printf '$ guest: counter          → '; guest counter
+note "an online snapshot: RAM and CPU state saved while the guest runs on"
+say snapctl create -d "pattern A written" web S2
+printf '$ guest: blk write 2 1000 64 (pattern B) → '; guest blk write 2 1000 64
+say vmctl stop --force web
+note "back to S1: the disk holds neither pattern"
+say snapctl apply -y web S1
+say snapctl list --tree web
+note "back to S2: the guest resumes where it was, RAM and counter included"
+say snapctl apply --save-current web S2
+printf '$ guest: verify 7 16 → '; guest verify 7 16
+printf '$ guest: counter     → '; guest counter
+say vmctl status web
+note "undo returns to the state saved before that apply"
+say snapctl undo web
+say snapctl list web
+disk=$(vmctl dumpxml web | sed -n 's/.*source file="\([^"]*\)".*/\1/p' | head -1)
+say vhdtool map "$disk"
+say vhdtool check --chain "$disk"
+echo; echo "demo done"

@@ -312,7 +312,8 @@ static int do_save(struct vmm *v, char *msg, size_t msgsz, struct error *err)
 	}
 	vlog(v, "saved: state %.1f ms, %llu bytes of RAM in %.1f ms", (t_state - t0) * 1000,
 	     (unsigned long long)written, (mono() - t_state) * 1000);
-	snprintf(msg, msgsz, "saved (%llu bytes of RAM written)", (unsigned long long)written);
+	snprintf(msg, msgsz, "saved (%llu bytes of RAM written; guest stopped for %.1f ms)",
+		 (unsigned long long)written, (mono() - t0) * 1000);
 	v->saved = true;
 	v->stop_requested = true;
 	machine_stop(v->m, MACHINE_STOPPED);
