@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config libxml2-dev libxml2-utils libpopt-dev libjson-c-dev
       linux-libc-dev bats bats-assert bats-support qemu-utils libvhdi-utils xxd jq
-      libvirt0 cpio xz-utils"
+      libvirt0 cpio xz-utils libarchive-dev libssl-dev bc python3"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
