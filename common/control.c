@@ -1,6 +1,7 @@
 #include "control.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -61,7 +62,7 @@ int control_request(const char *vmdir, const char *verb, const char *arg, int ti
 		unlink(req);
 		return error_errno(err, errno, "cannot signal the VMM (pid %ld)", pid);
 	}
-	for (;;) {
+	for (bool last = false;; ) {
 		int fd = open(done, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd >= 0) {
 			char buf[600] = { 0 };
@@ -76,9 +77,13 @@ int control_request(const char *vmdir, const char *verb, const char *arg, int ti
 			snprintf(reply, reply_size, "%s", msg ? msg + 1 : "");
 			return status;
 		}
-		if (vm_running(vmdir) != 1) {
+		if (last) {
 			unlink(req);
 			return error_set(err, EXIT_FAIL, "the VM stopped before answering '%s'", verb);
+		}
+		if (vm_running(vmdir) != 1) {
+			last = true; /* it may have answered just before it exited: look once more */
+			continue;
 		}
 		if (timeout_ms >= 0 && waited >= timeout_ms) {
 			unlink(req);

@@ -657,7 +657,7 @@ int vmm_main(struct vmm_params *p)
 	sigset_t set;
 	int sfd = -1, why = MACHINE_CRASH, rc = EXIT_FAIL;
 	struct vsv_reader *state = NULL;
-	char *state_bin = NULL;
+	char *state_bin = NULL, *kernel = NULL, *initrd = NULL;
 	bool first = true, crashed = false;
 
 	error_init(&err);
@@ -706,8 +706,15 @@ int vmm_main(struct vmm_params *p)
 		goto fail;
 	o.mem_bytes = p->cfg->memory_bytes;
 	o.vcpus = p->cfg->vcpus;
-	o.kernel = p->cfg->kernel;
-	o.initrd = p->cfg->initrd;
+	/* relative kernel and initrd paths are relative to the VM folder */
+	kernel = vmconfig_resolve(p->cfg->kernel, p->vmdir);
+	initrd = p->cfg->initrd ? vmconfig_resolve(p->cfg->initrd, p->vmdir) : NULL;
+	if (!kernel || (p->cfg->initrd && !initrd)) {
+		error_set(&err, EXIT_FAIL, "out of memory");
+		goto fail;
+	}
+	o.kernel = kernel;
+	o.initrd = initrd;
 	o.cmdline = p->cfg->cmdline;
 	for (int i = 0; i < v.ndisks; i++)
 		o.disks[i] = v.disks[i];
@@ -840,6 +847,8 @@ out:
 		close(v.logfd);
 	vsv_free(state);
 	free(state_bin);
+	free(kernel);
+	free(initrd);
 	pthread_mutex_destroy(&v.cons_lock);
 	return rc;
 }
