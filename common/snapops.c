@@ -299,7 +299,18 @@ static void retarget(struct vmconfig *c, const char *vmdir, const struct journal
 	}
 }
 
+static int recover_journal(const char *vmdir, struct error *err);
+
 int snapops_recover(const char *vmdir, struct error *err)
+{
+	int done;
+
+	if (recover_journal(vmdir, err) < 0)
+		return -1;
+	return snapops_run_pending(vmdir, &done, err);
+}
+
+static int recover_journal(const char *vmdir, struct error *err)
 {
 	struct journal *j = malloc(sizeof(*j));
 	struct vmconfig *c = NULL;
@@ -517,6 +528,8 @@ static int stop_vm(const char *vmdir, struct error *err)
 	struct timespec ts = { 0, 20 * 1000000L };
 	int r = control_request(vmdir, "stop-force", "0", 10000, reply, sizeof(reply), err);
 
+	if (r < 0 && vm_running(vmdir) != 1)
+		r = 0; /* stopped before its answer could be read */
 	if (r != 0)
 		return r > 0 ? error_set(err, r, "cannot stop the VM: %s", reply) : -1;
 	for (int i = 0; i < 1500 && vm_running(vmdir) == 1; i++)
@@ -728,11 +741,145 @@ static void plan_line(struct snap_delete_plan *p, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Bytes a file occupies on disk (sparse RAM images count what they hold). */
 static uint64_t file_size(const char *p)
 {
 	struct stat st;
 
-	return stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
+	return p && stat(p, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
+}
+
+/*
+ * Merge layer C into its parent L (C stays until the caller removes it), then
+ * make everything that used C use L: C's children are relinked below L, and
+ * snapshots (but `skip`) and vm.xml that name C name L. Every step is
+ * idempotent, so a rerun after a crash finishes it.
+ */
+static int fold_layer(const char *vmdir, struct snaptree *t, struct vmconfig *c,
+		      const struct snapshot *skip, const char *L, const char *C, char **layers,
+		      int nl, struct error *err)
+{
+	struct vhd_merge m;
+	uint8_t cu[16], cp[16], gu[16], gp[16];
+	bool cdiff, gdiff;
+
+	vhd_merge_init(&m);
+	if (vhd_merge_prepare(&m, C, L, 0, true, err) < 0 || vhd_merge_run(&m, true, 0, err) < 0) {
+		vhd_merge_release(&m);
+		return -1;
+	}
+	vhd_merge_release(&m);
+	crashpoint("snap-delete-merge");
+	if (layer_ids(C, cu, cp, &cdiff) == 0)
+		for (int i = 0; i < nl; i++) {
+			struct vhd_setparent_result r;
+			if (layer_ids(layers[i], gu, gp, &gdiff) < 0 || !gdiff || memcmp(gp, cu, 16))
+				continue;
+			if (vhd_set_parent(layers[i], L, true, &r, err) < 0)
+				return -1;
+		}
+	for (int i = 0; i < t->n; i++) {
+		bool changed = false;
+		for (int k = 0; k < t->v[i]->ndisks; k++)
+			if (!strcmp(t->v[i]->disks[k].file, C)) {
+				free(t->v[i]->disks[k].file);
+				t->v[i]->disks[k].file = strdup(L);
+				vmconfig_set_str(&t->v[i]->domain->disks[k].path, L, NULL);
+				changed = true;
+			}
+		if (changed && t->v[i] != skip && snapshot_write(vmdir, t->v[i], err) < 0)
+			return -1;
+	}
+	for (int k = 0; k < c->ndisks; k++) {
+		char *p = vmconfig_disk_path(c, k, vmdir);
+		if (p && !strcmp(p, C))
+			vmconfig_set_str(&c->disks[k].path, L, NULL);
+		free(p);
+	}
+	return save_cfg(c, vmdir, err);
+}
+
+/* <vm>/pending-merges: "L\tC" lines, merges a running VM deferred. */
+static int pending_add(const char *vmdir, const char *L, const char *C, struct error *err)
+{
+	char path[4200], *old = NULL, *buf;
+	size_t len = 0;
+	FILE *fp;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/pending-merges", vmdir);
+	fp = fopen(path, "re");
+	if (fp) {
+		char line[8400];
+		while (fgets(line, sizeof(line), fp)) {
+			size_t l = strlen(line);
+			char *n = realloc(old, len + l + 1);
+			if (!n)
+				break;
+			old = n;
+			memcpy(old + len, line, l + 1);
+			len += l;
+		}
+		fclose(fp);
+	}
+	if (asprintf(&buf, "%s%s\t%s\n", old ? old : "", L, C) < 0) {
+		free(old);
+		return error_set(err, EXIT_FAIL, "out of memory");
+	}
+	rc = io_atomic_write(path, buf, strlen(buf), 0600, err);
+	free(buf);
+	free(old);
+	return rc;
+}
+
+int snapops_run_pending(const char *vmdir, int *done, struct error *err)
+{
+	char path[4200], line[8400];
+	struct snaptree t;
+	struct vmconfig *c;
+	char *layers[512];
+	int nl, rc = 0;
+	FILE *fp;
+
+	*done = 0;
+	snprintf(path, sizeof(path), "%s/pending-merges", vmdir);
+	if (vm_running(vmdir) == 1 || !(fp = fopen(path, "re")))
+		return 0;
+	if (snaptree_load(&t, vmdir, err) < 0) {
+		fclose(fp);
+		return -1;
+	}
+	c = load_cfg(vmdir, err);
+	if (!c) {
+		snaptree_release(&t);
+		fclose(fp);
+		return -1;
+	}
+	nl = known_layers(&t, vmdir, layers, 512);
+	while (rc == 0 && fgets(line, sizeof(line), fp)) {
+		char *tab = strchr(line, '\t');
+		line[strcspn(line, "\n")] = '\0';
+		if (!tab)
+			continue;
+		*tab = '\0';
+		const char *L = line, *C = tab + 1;
+		/* still as deferred: C is the write layer and L its parent */
+		if (!cfg_uses(c, vmdir, C) || access(L, F_OK) < 0)
+			continue;
+		rc = fold_layer(vmdir, &t, c, NULL, L, C, layers, nl, err);
+		if (rc == 0) {
+			unlink_quiet(C);
+			(*done)++;
+		}
+	}
+	fclose(fp);
+	for (int i = 0; i < nl; i++)
+		free(layers[i]);
+	vmconfig_free(c);
+	snaptree_release(&t);
+	if (rc == 0)
+		unlink_quiet(path);
+	return rc;
 }
 
 int snapops_delete(const char *vmdir, const char *vm, const char *spec, bool dry_run,
@@ -757,8 +904,11 @@ int snapops_delete(const char *vmdir, const char *vm, const char *spec, bool dry
 		goto out;
 	nl = known_layers(&t, vmdir, layers, 512);
 	plan_line(plan, "remove snapshot '%s' (%s)", s->name, uuid_format(s->uuid, u));
-	if (s->online)
-		plan->bytes_freed += file_size(s->memory) + 0;
+	if (s->online) {
+		char *vsv = snapshot_path(vmdir, s->uuid, ".vsv");
+		plan->bytes_freed += file_size(s->memory) + file_size(vsv);
+		free(vsv);
+	}
 	/* the disk layers: merge a frozen layer with its only child */
 	struct { char l[4096], c[4096]; bool merge, pending, remove; } act[VMCONFIG_MAX_DISKS];
 	memset(act, 0, sizeof(act));
@@ -794,8 +944,9 @@ int snapops_delete(const char *vmdir, const char *vm, const char *spec, bool dry
 			if (running && vmm_uses(vmdir, child)) {
 				act[d].pending = true;
 				plan->npending++;
-				plan_line(plan, "keep '%s' and '%s': the running VM writes to '%s'; merge "
-					  "them with `vhdtool merge` after it stops", L, child, child);
+				plan_line(plan, "pending: merge '%s' into '%s' when the VM has stopped (the "
+					  "running VM writes to it; the next vmctl or snapctl command after "
+					  "the stop does it)", child, L);
 			} else {
 				act[d].merge = true;
 				plan->nmerge++;
@@ -847,46 +998,8 @@ int snapops_delete(const char *vmdir, const char *vm, const char *spec, bool dry
 	for (int d = 0; d < s->ndisks; d++) {
 		if (!act[d].merge)
 			continue;
-		struct vhd_merge m;
-		uint8_t cu[16], cp[16], gu[16], gp[16];
-		bool cdiff, gdiff;
-		vhd_merge_init(&m);
-		if (vhd_merge_prepare(&m, act[d].c, act[d].l, 0, true, err) < 0 ||
-		    vhd_merge_run(&m, true, 0, err) < 0) {
-			vhd_merge_release(&m);
+		if (fold_layer(vmdir, &t, c, s, act[d].l, act[d].c, layers, nl, err) < 0)
 			goto out;
-		}
-		vhd_merge_release(&m);
-		crashpoint("snap-delete-merge");
-		/* the child's children now hang below the merged layer */
-		if (layer_ids(act[d].c, cu, cp, &cdiff) == 0)
-			for (int i = 0; i < nl; i++) {
-				if (layer_ids(layers[i], gu, gp, &gdiff) < 0 || !gdiff ||
-				    memcmp(gp, cu, 16) != 0)
-					continue;
-				struct vhd_setparent_result r;
-				if (vhd_set_parent(layers[i], act[d].l, true, &r, err) < 0)
-					goto out;
-			}
-		/* references to the child now go to the merged layer */
-		for (int i = 0; i < t.n; i++) {
-			bool changed = false;
-			for (int k = 0; k < t.v[i]->ndisks; k++)
-				if (!strcmp(t.v[i]->disks[k].file, act[d].c)) {
-					free(t.v[i]->disks[k].file);
-					t.v[i]->disks[k].file = strdup(act[d].l);
-					vmconfig_set_str(&t.v[i]->domain->disks[k].path, act[d].l, NULL);
-					changed = true;
-				}
-			if (changed && t.v[i] != s && snapshot_write(vmdir, t.v[i], err) < 0)
-				goto out;
-		}
-		for (int k = 0; k < c->ndisks; k++) {
-			char *p = vmconfig_disk_path(c, k, vmdir);
-			if (p && !strcmp(p, act[d].c))
-				vmconfig_set_str(&c->disks[k].path, act[d].l, NULL);
-			free(p);
-		}
 		if (save_cfg(c, vmdir, err) < 0)
 			goto out;
 	}
@@ -906,6 +1019,9 @@ int snapops_delete(const char *vmdir, const char *vm, const char *spec, bool dry
 		if (snaptree_set_current(vmdir, gp ? gp->uuid : NULL, err) < 0)
 			goto out;
 	}
+	for (int d = 0; d < s->ndisks; d++)
+		if (act[d].pending && pending_add(vmdir, act[d].l, act[d].c, err) < 0)
+			goto out;
 	remove_snapshot_files(vmdir, s->uuid);
 	crashpoint("snap-delete-meta");
 	/* 3. files nothing references any more */

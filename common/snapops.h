@@ -20,6 +20,12 @@
 #include "snapshot.h"
 
 int snapops_recover(const char *vmdir, struct error *err);
+/*
+ * Merges a delete deferred because the running VM wrote to the layer
+ * (<vm>/pending-merges): done once the VM is stopped, by snapops_recover()
+ * (so by the next vmctl or snapctl command that locks the VM). *done counts.
+ */
+int snapops_run_pending(const char *vmdir, int *done, struct error *err);
 
 struct snap_create {
 	const char *name;        /* NULL: "VM (YYYY-MM-DD HH:MM:SS)" */
