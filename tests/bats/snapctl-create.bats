@@ -94,8 +94,11 @@ busy() {
 }
 BUSY_MSG() { echo "snapctl: VM '$1' is busy: pid $HOLDER (snapctl delete) since 2026-11-26T03:00:12Z"; }
 
-# fingerprint: sha256 of every file in the VM folder and the disk folder
-fingerprint() { (cd "$W" && find "$VMCTL_ROOT" disks -type f -print0 | sort -z | xargs -0 sha256sum); }
+# fingerprint: sha256 of every file in the VM folder (but op.lock, whose line
+# names its holder) and in the disk folder
+fingerprint() {
+	(cd "$W" && find "$VMCTL_ROOT" disks -type f ! -name op.lock -print0 | sort -z | xargs -0 sha256sum)
+}
 
 teardown() {
 	[ -z "${HOLDER-}" ] || kill "$HOLDER" 2>/dev/null || true
