@@ -192,11 +192,35 @@ static void unlink_in(const char *dir, const char *name)
 	unlink(path);
 }
 
+/* Give clients up to 2 s to read the answers we wrote just before exiting. */
+static void wait_answers_read(const char *req)
+{
+	struct timespec ts = { 0, 10 * 1000000L };
+
+	for (int i = 0; i < 200; i++) {
+		struct dirent *de;
+		bool pending = false;
+		DIR *dp = opendir(req);
+		if (!dp)
+			return;
+		while ((de = readdir(dp))) {
+			size_t l = strlen(de->d_name);
+			pending |= l > 5 && !strcmp(de->d_name + l - 5, ".done");
+		}
+		closedir(dp);
+		if (!pending)
+			return;
+		nanosleep(&ts, NULL);
+	}
+}
+
 /* Remove run/'s contents; keep_log leaves run/log (and run/) for `status`. */
 static void clean_run(struct vmm *v, bool keep_log)
 {
 	char req[4300];
 
+	snprintf(req, sizeof(req), "%s/requests", v->run);
+	wait_answers_read(req);
 	unlink_in(v->run, "console.sock");
 	unlink_in(v->run, "pid");
 	unlink_in(v->run, "state");
