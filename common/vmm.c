@@ -215,12 +215,13 @@ static void wait_answers_read(const char *req)
 }
 
 /* Remove run/'s contents; keep_log leaves run/log (and run/) for `status`. */
-static void clean_run(struct vmm *v, bool keep_log)
+static void clean_run(struct vmm *v, bool keep_log, bool wait_readers)
 {
 	char req[4300];
 
 	snprintf(req, sizeof(req), "%s/requests", v->run);
-	wait_answers_read(req);
+	if (wait_readers)
+		wait_answers_read(req);
 	unlink_in(v->run, "console.sock");
 	unlink_in(v->run, "pid");
 	unlink_in(v->run, "state");
@@ -692,7 +693,7 @@ int vmm_main(struct vmm_params *p)
 		return err.code;
 	}
 	/* leftovers of a VMM that died: start clean */
-	clean_run(&v, false);
+	clean_run(&v, false, false);
 	if (store_mkdir(v.run, &err) < 0) {
 		notify(&v, err.code, err.msg);
 		return err.code;
@@ -866,7 +867,7 @@ out:
 	}
 	if (v.conslog_fd >= 0)
 		close(v.conslog_fd);
-	clean_run(&v, crashed);
+	clean_run(&v, crashed, true);
 	if (v.logfd >= 0)
 		close(v.logfd);
 	vsv_free(state);
