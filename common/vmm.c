@@ -685,6 +685,8 @@ int vmm_main(struct vmm_params *p)
 	char *state_bin = NULL, *kernel = NULL, *initrd = NULL;
 	bool first = true, crashed = false;
 
+	double t_start = mono();
+
 	error_init(&err);
 	pthread_mutex_init(&v.cons_lock, NULL);
 	snprintf(v.run, sizeof(v.run), "%s/run", p->vmdir);
@@ -796,7 +798,11 @@ int vmm_main(struct vmm_params *p)
 			write_run_file(&v, "started", buf);
 			set_state(&v, v.paused ? "paused" : "running");
 			if (p->state)
-				vlog(&v, "resumed from '%s'", p->state);
+				vlog(&v, "resumed from '%s' in %.1f ms (VMM start to vCPUs running)",
+				     p->state, (mono() - t_start) * 1000);
+			else
+				vlog(&v, "booting; vCPUs running %.1f ms after the VMM started",
+				     (mono() - t_start) * 1000);
 			/* the guest runs again: a managed save is used up (its RAM stays
 			 * mapped), and a fresh boot discards it */
 			if (p->state_is_managed || p->fresh) {
