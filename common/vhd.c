@@ -572,23 +572,8 @@ int vhd_read(struct vhd *v, void *buf, size_t len, uint64_t off, struct error *e
 			if (!bm)
 				return -1;
 			while (pos < end) {
-				uint32_t s = (uint32_t)(pos / VHD_SECTOR);
-				bool set = bit_set(bm, s);
-				uint64_t run_end = (uint64_t)(s + 1) * VHD_SECTOR;
-				/* extend the run over whole bytes of equal bitmap first */
-				while (run_end < end) {
-					uint32_t t = (uint32_t)(run_end / VHD_SECTOR);
-					if ((t & 7) == 0 && run_end + 8 * VHD_SECTOR <= end &&
-					    bm[t >> 3] == (set ? 0xff : 0x00)) {
-						run_end += 8 * VHD_SECTOR;
-						continue;
-					}
-					if (bit_set(bm, t) != set)
-						break;
-					run_end += VHD_SECTOR;
-				}
-				if (run_end > end)
-					run_end = end;
+				bool set;
+				uint64_t run_end = vhd_bitmap_run(bm, pos, end, &set);
 				uint8_t *dst = p + (pos - in);
 				size_t rl = (size_t)(run_end - pos);
 				int rc = set ? pread_layer(v, dst, rl, boff + v->bitmap_bytes + pos, err)

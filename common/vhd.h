@@ -105,6 +105,9 @@ int vhd_write_from_fd(struct vhd *v, int src_fd, uint64_t src_off, size_t len, u
 uint64_t vhd_block_offset(const struct vhd *v, uint32_t blk);
 /* Sector bitmap of an allocated block (cached; MSB-first bits), NULL on error. */
 uint8_t *vhd_bitmap(struct vhd *v, uint32_t blk, struct error *err);
+/* End of the run of sectors with the same bit as the one at byte `pos` of the
+ * block (bytes, clipped to `end`); *set is that bit. */
+uint64_t vhd_bitmap_run(const uint8_t *bm, uint64_t pos, uint64_t end, bool *set);
 
 /*
  * Which layer serves the disk range starting at `off` (vhd_map.c).
@@ -151,6 +154,10 @@ struct vhd_create_opts {
 	bool preallocate;        /* fixed: allocate the data area */
 	unsigned parent_flags;   /* e.g. DISK_FORCE to accept a damaged parent */
 };
+
+/* Path of `to` relative to folder `from` (both absolute), Windows style
+ * (".\\name", "..\\dir\\name"), as W2ru locators hold it; -1 if too long. */
+int vhd_relative_path(const char *from, const char *to, char *out, size_t size);
 
 /* Create atomically (temporary file, fsync, rename); 73 if it exists. */
 int vhd_create(const char *path, const struct vhd_create_opts *o, struct error *err);

@@ -46,8 +46,7 @@ static void init_footer(struct vhd_footer *f, enum vhd_type type, uint64_t size)
 	f->type = type;
 }
 
-/* Path of `to` relative to folder `from` (both absolute), Windows style. */
-static int relative_path(const char *from, const char *to, char *out, size_t size)
+int vhd_relative_path(const char *from, const char *to, char *out, size_t size)
 {
 	size_t common = 0, i;
 	int ups = 0;
@@ -145,7 +144,7 @@ static int write_dynamic(int fd, const char *tmp, const struct vhd_create_opts *
 				      sizeof(h.parent_name)) < 0)
 			return error_set(err, EXIT_USAGE, "parent file name '%s' is too long",
 					 parent_abs);
-		if (relative_path(child_dir, parent_abs, rel, sizeof(rel)) < 0)
+		if (vhd_relative_path(child_dir, parent_abs, rel, sizeof(rel)) < 0)
 			return error_set(err, EXIT_USAGE, "parent path '%s' is too long", parent_abs);
 		loc1 = calloc(1, 65536);
 		loc2 = calloc(1, 65536);

@@ -25,6 +25,27 @@ static inline bool bit_set(const uint8_t *bm, uint32_t s)
 	return bm[s >> 3] & (0x80u >> (s & 7));
 }
 
+uint64_t vhd_bitmap_run(const uint8_t *bm, uint64_t pos, uint64_t end, bool *set)
+{
+	uint32_t s = (uint32_t)(pos / VHD_SECTOR);
+	uint64_t run_end = (uint64_t)(s + 1) * VHD_SECTOR;
+
+	*set = bit_set(bm, s);
+	while (run_end < end) {
+		uint32_t t = (uint32_t)(run_end / VHD_SECTOR);
+		/* whole bytes of equal bits first */
+		if ((t & 7) == 0 && run_end + 8 * VHD_SECTOR <= end &&
+		    bm[t >> 3] == (*set ? 0xff : 0x00)) {
+			run_end += 8 * VHD_SECTOR;
+			continue;
+		}
+		if (bit_set(bm, t) != *set)
+			break;
+		run_end += VHD_SECTOR;
+	}
+	return run_end < end ? run_end : end;
+}
+
 int vhd_map_range(struct vhd *v, uint64_t off, uint64_t *len, struct vhd **layer,
 		  uint64_t *file_off, struct error *err)
 {
@@ -55,20 +76,8 @@ int vhd_map_range(struct vhd *v, uint64_t off, uint64_t *len, struct vhd **layer
 		const uint8_t *bm = vhd_bitmap(v, blk, err);
 		if (!bm)
 			return -1;
-		uint32_t s = (uint32_t)(in / VHD_SECTOR);
-		bool set = bit_set(bm, s);
-		uint64_t run_end = (uint64_t)(s + 1) * VHD_SECTOR, end = in + *len;
-		while (run_end < end) {
-			uint32_t t = (uint32_t)(run_end / VHD_SECTOR);
-			if ((t & 7) == 0 && run_end + 8 * VHD_SECTOR <= end &&
-			    bm[t >> 3] == (set ? 0xff : 0x00)) {
-				run_end += 8 * VHD_SECTOR;
-				continue;
-			}
-			if (bit_set(bm, t) != set)
-				break;
-			run_end += VHD_SECTOR;
-		}
+		bool set;
+		uint64_t end = in + *len, run_end = vhd_bitmap_run(bm, in, end, &set);
 		if (run_end < end)
 			*len = run_end - in;
 		if (set) {

@@ -282,36 +282,6 @@ int vm_fix_tail(struct vm_file *f, struct error *err)
 
 /* ---- set-parent ---- */
 
-/* Path of `to` relative to folder `from` (both absolute), Windows style, as
- * vhd_create() writes W2ru. */
-static int relative_path(const char *from, const char *to, char *out, size_t size)
-{
-	size_t common = 0, i, o = 0;
-	int ups = 0;
-
-	for (i = 0; from[i] && to[i] && from[i] == to[i]; i++)
-		if (from[i] == '/')
-			common = i;
-	if (!from[i] && (to[i] == '/' || !to[i]))
-		common = i;
-	if (strcmp(from, "/") == 0)
-		common = 0;
-	for (const char *p = from + common; *p; p++)
-		if (*p == '/' && p[1])
-			ups++;
-	if (ups == 0) {
-		o = (size_t)snprintf(out, size, ".");
-	} else {
-		for (int k = 0; k < ups && o < size; k++)
-			o += (size_t)snprintf(out + o, size - o, "%s..", k ? "\\" : "");
-	}
-	if (o >= size || snprintf(out + o, size - o, "%s", to + common) >= (int)(size - o))
-		return -1;
-	for (char *p = out; *p; p++)
-		if (*p == '/')
-			*p = '\\';
-	return 0;
-}
 
 /*
  * Bytes locator idx may use from its offset: its declared space, cut at the
@@ -411,7 +381,7 @@ int vhd_set_parent(const char *child, const char *parent, bool force,
 		error_errno(err, errno, "cannot resolve the folder of '%s'", child);
 		goto out;
 	}
-	if (relative_path(dir_abs, r->parent_abs, rel, sizeof(rel)) < 0) {
+	if (vhd_relative_path(dir_abs, r->parent_abs, rel, sizeof(rel)) < 0) {
 		error_set(err, EXIT_USAGE, "parent path '%s' is too long", r->parent_abs);
 		goto out;
 	}
