@@ -210,6 +210,33 @@ teardown() {
 	holds "$(src)" <(test-tool pattern 1 4096; head -c $((4096 * 1023)) /dev/zero)
 }
 
+@test "apply asks first on a terminal (not with -y or --save-current); no is exit 1, nothing changes" {
+	requires script
+	mkvm
+	snapctl create v A
+	put 1 0 4096
+	before=$(fingerprint)
+	run bash -c 'echo n | script -qec "snapctl apply v A" /dev/null'
+	assert_equal "$status" 1
+	assert_output --partial "Applying 'A' discards what VM 'v' changed since its current snapshot. Apply? [y/N]"
+	assert_output --partial "snapctl: not applied"
+	assert_equal "$(fingerprint)" "$before"
+	run bash -c 'echo y | script -qec "snapctl apply v A" /dev/null'
+	assert_equal "$status" 0
+	assert_output --partial "applied snapshot $(uuid v A)"
+	holds "$(src)" <(head -c 4194304 /dev/zero)
+	# on a terminal too, no question with -y or with --save-current (without a
+	# terminal there is none: every other test applies without -y)
+	put 2 0 4096
+	run bash -c 'script -qec "snapctl apply -y v A" /dev/null < /dev/null'
+	assert_equal "$status" 0
+	refute_output --partial "Apply?"
+	run bash -c 'script -qec "snapctl apply --save-current=B v A" /dev/null < /dev/null'
+	assert_equal "$status" 0
+	refute_output --partial "Apply?"
+	sound
+}
+
 @test "apply of an online snapshot resumes the guest: RAM, counter, disk; --paused, --stopped, --running" {
 	requires_kvm
 	mkvm
