@@ -225,8 +225,8 @@ teardown() {
 	assert_equal "$status" 0
 	assert_output --partial "applied snapshot $(uuid v A)"
 	holds "$(src)" <(head -c 4194304 /dev/zero)
-	# on a terminal too, no question with -y or with --save-current (without a
-	# terminal there is none: every other test applies without -y)
+	# on a terminal too, no question with -y or with --save-current (and
+	# without a terminal never)
 	put 2 0 4096
 	run bash -c 'script -qec "snapctl apply -y v A" /dev/null < /dev/null'
 	assert_equal "$status" 0
