@@ -4,7 +4,8 @@
 # bash-completion package (uses its _filedir when present). Keep the verb and
 # option lists in step with the verb table in cmd/vmctl/main.c and the popt
 # tables of cmd/vmctl/*.c (tests/bats/vmctl-completion.bats checks them
-# against `vmctl VERB --help`).
+# against `vmctl VERB --help`). An option already on the line is not offered
+# again (but --disk), nor one it excludes (--from-state/--fresh, --json/-H).
 
 _vmctl_verbs='define create undefine set dumpxml list status start stop pause resume save console wait'
 
@@ -27,6 +28,50 @@ _vmctl_options()
 	console) echo "-l --log -u --until -t --timeout --linger" ;;
 	wait) echo "-t --timeout" ;;
 	esac
+}
+
+# _vmctl_long VERB OPTION: OPTION's long form for VERB (-c is --cpus for
+# create and set, --console for start); a value after '=' is dropped
+_vmctl_long()
+{
+	local o=${2%%=*}
+	case $o in
+	-q) o=--quiet ;;
+	-v) o=--verbose ;;
+	-h) o=--help ;;
+	-m) o=--memory ;;
+	-c) [[ $1 == start ]] && o=--console || o=--cpus ;;
+	-k) o=--kernel ;;
+	-i) o=--initrd ;;
+	-d) o=--disk ;;
+	-a) o=--all ;;
+	-p) o=--paused ;;
+	-s) o=--from-state ;;
+	-f) o=--force ;;
+	-t) o=--timeout ;;
+	-l) o=--log ;;
+	-u) o=--until ;;
+	esac
+	printf '%s\n' "$o"
+}
+
+# _vmctl_offer VERB GIVEN: VERB's options without those in GIVEN (long
+# forms, space-separated and padded) and those they exclude; --disk repeats
+_vmctl_offer()
+{
+	local verb=$1 given=$2 o l out=()
+	for o in $(_vmctl_options "$verb") $_vmctl_common; do
+		l=$(_vmctl_long "$verb" "$o")
+		[[ $l != --disk && $given == *" $l "* ]] && continue
+		case $l in
+		--fresh) [[ $given == *" --from-state "* ]] && continue ;;
+		--from-state) [[ $given == *" --fresh "* ]] && continue ;;
+		--json) [[ $given == *" -H "* ]] && continue ;;
+		-H) [[ $given == *" --json "* ]] && continue ;;
+		esac
+		out+=("$o")
+	done
+	printf '%s\n' "${out[*]}"
 }
 
 # _vmctl_takes_arg VERB OPTION: does OPTION of VERB take a separate value?
@@ -116,7 +161,7 @@ _vmctl()
 {
 	local cw=${COMP_CWORD:-0}
 	local cur=${COMP_WORDS[cw]-} prev=
-	local verb='' npos=0 endopts='' root='' i w
+	local verb='' npos=0 endopts='' root='' given=' ' i w
 
 	COMPREPLY=()
 	# COMP_WORDBREAKS splits "--root=/x" into "--root" "=" "/x"
@@ -138,6 +183,7 @@ _vmctl()
 			continue
 		fi
 		if [[ $w == --root && -z $endopts ]] && ((i + 1 < cw)); then
+			given+='--root '
 			if [[ ${COMP_WORDS[i + 1]} == = ]]; then
 				((i + 2 < cw)) && root=${COMP_WORDS[i + 2]}
 				((i += 2))
@@ -149,7 +195,7 @@ _vmctl()
 		fi
 		if [[ -z $verb ]]; then
 			case $w in
-			-*) ;;
+			-*) given+="$(_vmctl_long '' "$w") " ;;
 			*) verb=$w ;;
 			esac
 			continue
@@ -157,6 +203,7 @@ _vmctl()
 		if [[ -z $endopts && $w == -- ]]; then
 			endopts=1
 		elif [[ -z $endopts && $w == -?* ]]; then
+			given+="$(_vmctl_long "$verb" "$w") "
 			if _vmctl_takes_arg "$verb" "$w" && [[ ${COMP_WORDS[i + 1]-} != = ]]; then
 				((i++))
 			fi
@@ -196,7 +243,7 @@ _vmctl()
 	fi
 
 	if [[ -z $endopts && $cur == -* ]]; then
-		_vmctl_add compgen -W "$(_vmctl_options "$verb") $_vmctl_common" -- "$cur"
+		_vmctl_add compgen -W "$(_vmctl_offer "$verb" "$given")" -- "$cur"
 		return 0
 	fi
 

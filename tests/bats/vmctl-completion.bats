@@ -148,3 +148,82 @@ export BASH_COMPLETION
 	assert_equal "$(comp vmctl status '')" web
 	assert_equal "$(comp vmctl create -k n)" notes.txt
 }
+
+COMMON_LONG="--quiet --verbose --root --help --usage"
+
+@test "vmctl completion: the runtime verbs' options, long and short" {
+	assert_equal "$(comp vmctl start --)" "--console --paused --from-state --fresh --wait $COMMON_LONG"
+	assert_equal "$(comp vmctl stop --)" "--force --timeout --no-wait --wait $COMMON_LONG"
+	assert_equal "$(comp vmctl pause --)" "--wait $COMMON_LONG"
+	assert_equal "$(comp vmctl resume --)" "--wait $COMMON_LONG"
+	assert_equal "$(comp vmctl save --)" "--wait $COMMON_LONG"
+	assert_equal "$(comp vmctl console --)" "--log --until --timeout --linger $COMMON_LONG"
+	assert_equal "$(comp vmctl wait --)" "--timeout $COMMON_LONG"
+	has "$(comp vmctl start -)" -c -p -s
+	has "$(comp vmctl stop -)" -f -t
+	has "$(comp vmctl console -)" -l -u -t
+	has "$(comp vmctl wait -)" -t
+	assert_equal "$(comp vmctl stop --no)" --no-wait
+	assert_equal "$(comp vmctl console --l)" "--log --linger"
+	assert_equal "$(comp vmctl help con)" console
+	assert_equal "$(comp vmctl help w)" wait
+	assert_equal "$(comp vmctl pa)" pause
+	assert_equal "$(comp vmctl r)" resume
+}
+
+@test "vmctl completion: runtime option values, then the VM name" {
+	mkvm web
+	touch s.vsv other.bin
+	mkdir sub
+	# options with a value: nothing to offer for seconds and text, .vsv files for a state
+	assert_equal "$(comp vmctl start -s '' | sorted)" "s.vsv sub"
+	assert_equal "$(comp vmctl stop --timeout '')" ""
+	assert_equal "$(comp vmctl console -u '')" ""
+	assert_equal "$(comp vmctl console --linger '')" ""
+	assert_equal "$(comp vmctl console -t '')" ""
+	assert_equal "$(comp vmctl wait -t '')" ""
+	# after the value, or after an option without one: the VM
+	assert_equal "$(comp vmctl start -s s.vsv '')" web
+	assert_equal "$(comp vmctl start --from-state = s.vsv '')" web
+	assert_equal "$(comp vmctl start -p --fresh '')" web
+	assert_equal "$(comp vmctl stop -t 30 '')" web
+	assert_equal "$(comp vmctl stop -f --no-wait '')" web
+	assert_equal "$(comp vmctl console --until 'login:' -t 5 --linger 0.5 '')" web
+	assert_equal "$(comp vmctl console --until = ready '')" web
+	assert_equal "$(comp vmctl console -l '')" web
+	assert_equal "$(comp vmctl wait --timeout 2.5 '')" web
+	assert_equal "$(comp vmctl save --wait = 10 '')" web
+	assert_equal "$(comp vmctl pause '')" web
+	assert_equal "$(comp vmctl resume w)" web
+	# -c is --console (no value) for start, --cpus for create and set
+	assert_equal "$(comp vmctl start -c '')" web
+	assert_equal "$(comp vmctl set -c '')" ""
+	assert_equal "$(comp vmctl set -c 2 '')" web
+	# one VM, then nothing
+	assert_equal "$(comp vmctl console web '')" ""
+	assert_equal "$(comp vmctl stop --force web '')" ""
+}
+
+@test "vmctl completion: an option on the line is not offered again, nor what it excludes" {
+	local got
+	got=$(comp vmctl start --from-state s.vsv -)
+	has "$got" -c --console -p --paused --wait
+	[[ " $got " != *" --fresh "* && " $got " != *" --from-state "* && " $got " != *" -s "* ]]
+	got=$(comp vmctl start --fresh -)
+	[[ " $got " != *" --fresh "* && " $got " != *" --from-state "* && " $got " != *" -s "* ]]
+	assert_equal "$(comp vmctl start -s = s.vsv -c --)" "--paused --wait $COMMON_LONG"
+	assert_equal "$(comp vmctl stop --force --)" "--timeout --no-wait --wait $COMMON_LONG"
+	assert_equal "$(comp vmctl stop -f -t 5 --)" "--no-wait --wait $COMMON_LONG"
+	assert_equal "$(comp vmctl console -u x -t 3 --)" "--log --linger $COMMON_LONG"
+	assert_equal "$(comp vmctl start --wait=5 --w)" ""
+	# global options count too, before or after the verb
+	assert_equal "$(comp vmctl -q --root /tmp stop --)" "--force --timeout --no-wait --wait --verbose --help --usage"
+	assert_equal "$(comp vmctl wait -v --)" "--timeout --quiet --root --help --usage"
+	# --json and -H exclude each other; --disk may repeat
+	got=$(comp vmctl status --json -)
+	[[ " $got " != *" -H "* && " $got " != *" --json "* ]]
+	got=$(comp vmctl list -H -)
+	[[ " $got " != *" -H "* && " $got " != *" --json "* ]]
+	has "$(comp vmctl list -H -)" -a --all
+	assert_equal "$(comp vmctl create -d a.vhd --d)" --disk
+}
