@@ -4,7 +4,8 @@
 # bash-completion package (uses its _filedir when present). Keep the option
 # lists in step with the popt tables in cmd/vhdtool/*.c and common/cli.c.
 
-_vhdtool_verbs='create info check read write cat'
+_vhdtool_verbs='create info check read write cat merge convert compare map'
+_vhdtool_verbs+=' set-parent resize compact repair'
 
 # options every verb accepts (common_opts in common/cli.c)
 _vhdtool_common='-q --quiet -v --verbose --root -h --help --usage'
@@ -18,17 +19,33 @@ _vhdtool_options()
 	check) echo "-c --chain --json -H" ;;
 	read | cat) echo "-o --output -f --force" ;;
 	write) echo "-i --input" ;;
+	merge) echo "--into -k --keep -n --dry-run -f --force --json -H" ;;
+	convert) echo "-O --output-format -f --source-format -t --type -b --block-size --force
+		-p --progress" ;;
+	compare) echo "-s --strict -f --format-a -F --format-b -p --progress --json -H" ;;
+	map) echo "-f --format --json -H" ;;
+	set-parent) echo "-f --force --json -H" ;;
+	resize) echo "--shrink --json -H" ;;
+	compact | repair) echo "-n --dry-run --json -H" ;;
 	esac
 }
 
 # _vhdtool_takes_arg VERB OPTION: does OPTION of VERB take a separate value?
+# (-f is --force for most verbs but a format for convert, compare and map;
+# -p is --parent for create but --progress for convert and compare)
 _vhdtool_takes_arg()
 {
 	case $2 in
 	--root) return 0 ;;
-	-t | --type | -b | --block-size | -p | --parent) [[ $1 == create ]] ;;
+	-t | --type | -b | --block-size) [[ $1 == create || $1 == convert ]] ;;
+	-p | --parent) [[ $1 == create ]] ;;
 	-o | --output) [[ $1 == read || $1 == cat ]] ;;
 	-i | --input) [[ $1 == write ]] ;;
+	-f) [[ $1 == convert || $1 == compare || $1 == map ]] ;;
+	-O | --output-format | --source-format) [[ $1 == convert ]] ;;
+	-F | --format-a | --format-b) [[ $1 == compare ]] ;;
+	--format) [[ $1 == map ]] ;;
+	--into) [[ $1 == merge ]] ;;
 	*) return 1 ;;
 	esac
 }
@@ -138,7 +155,10 @@ _vhdtool()
 		case $prev in
 		--root) _vhdtool_dirs ;;
 		-t | --type) _vhdtool_add compgen -W 'fixed dynamic' -- "$cur" ;;
-		-p | --parent) _vhdtool_files 'vhd|avhd' ;;
+		-O | --output-format) _vhdtool_add compgen -W 'vhd raw' -- "$cur" ;;
+		-f | -F | --source-format | --format-a | --format-b | --format)
+			_vhdtool_add compgen -W 'raw vhd vpc' -- "$cur" ;;
+		-p | --parent | --into) _vhdtool_files 'vhd|avhd' ;;
 		-o | --output | -i | --input) _vhdtool_files ;;
 		esac
 		return 0 # -b/--block-size: a size, nothing to offer
@@ -149,8 +169,14 @@ _vhdtool()
 		return 0
 	fi
 
-	# FILE is the first positional argument; SIZE, OFFSET, LENGTH are numbers
-	((npos == 0)) && _vhdtool_files 'vhd|avhd'
+	# positional arguments: images, any file where raw files are taken too;
+	# SIZE, OFFSET and LENGTH are numbers: nothing to offer
+	case $verb in
+	convert | compare) ((npos < 2)) && _vhdtool_files ;;
+	map) ((npos == 0)) && _vhdtool_files ;;
+	set-parent) ((npos < 2)) && _vhdtool_files 'vhd|avhd' ;;
+	*) ((npos == 0)) && _vhdtool_files 'vhd|avhd' ;;
+	esac
 	return 0
 }
 
