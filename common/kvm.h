@@ -35,7 +35,9 @@
 #define GPA_PML4        0x9000ULL       /* PML4, PDPT, 4 page directories */
 #define GPA_CMDLINE     0x20000ULL
 #define GPA_CMDLINE_MAX 4096
-#define GPA_MPTABLE     0x9fc00ULL      /* top of base memory, reserved */
+#define GPA_BASE_END    0x9fc00ULL      /* end of base memory (639 KiB) */
+#define GPA_MPTABLE     0xf0000ULL      /* in the BIOS area, reserved in e820 */
+#define GPA_MPTABLE_MAX 0x10000ULL
 #define GPA_EBDA_END    0x100000ULL
 #define GPA_KERNEL      0x100000ULL     /* bzImage protected-mode code */
 #define GPA_PCI_HOLE    0xc0000000ULL   /* 3 GiB..4 GiB: no RAM */

@@ -442,7 +442,10 @@ static int open_bin(const char *path, uint64_t size, struct error *err)
 int machine_save_ram(struct machine *m, const char *path, bool cow, pid_t *child,
 		     uint64_t *written, struct error *err)
 {
-	unsigned char *vec = swap_active() ? NULL : malloc(m->ram_size / 4096 + 1);
+	/* mincore tells untouched pages only for anonymous RAM: after a resume RAM
+	 * maps the saved image, whose pages may simply have left the page cache */
+	unsigned char *vec = (swap_active() || m->opts.ram_file) ? NULL
+								 : malloc(m->ram_size / 4096 + 1);
 	int fd = open_bin(path, m->ram_size, err);
 	uint64_t w = 0;
 

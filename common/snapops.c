@@ -32,6 +32,7 @@ struct journal {
 	char oldp[VMCONFIG_MAX_DISKS][4096], newp[VMCONFIG_MAX_DISKS][4096];
 	int ndiscard;
 	char discard[VMCONFIG_MAX_DISKS][4096];
+	bool took_saved;     /* create: the VM's managed save became the snapshot's state */
 };
 
 static char *jpath(const char *vmdir)
@@ -58,6 +59,8 @@ static int journal_write(const char *vmdir, const struct journal *j, struct erro
 		n += (size_t)snprintf(buf + n, cap - n, "disk %s\t%s\n", j->oldp[i], j->newp[i]);
 	for (int i = 0; i < j->ndiscard; i++)
 		n += (size_t)snprintf(buf + n, cap - n, "discard %s\n", j->discard[i]);
+	if (j->took_saved)
+		n += (size_t)snprintf(buf + n, cap - n, "saved 1\n");
 	rc = io_atomic_write(path, buf, n, 0600, err);
 	free(buf);
 	free(path);
@@ -106,6 +109,8 @@ static int journal_read(const char *vmdir, struct journal *j, struct error *err)
 			j->ndisk++;
 		} else if (!strcmp(line, "discard") && j->ndiscard < VMCONFIG_MAX_DISKS) {
 			snprintf(j->discard[j->ndiscard++], 4096, "%s", v);
+		} else if (!strcmp(line, "saved")) {
+			j->took_saved = true;
 		}
 	}
 	fclose(fp);
@@ -256,6 +261,29 @@ static bool cfg_uses(const struct vmconfig *c, const char *vmdir, const char *pa
 	return false;
 }
 
+/* Is `path` one of the layers a running VM has open (its write layers and
+ * every layer below them)? */
+static bool vmm_holds(const char *vmdir, const char *path)
+{
+	char *l[VMCONFIG_MAX_DISKS];
+	struct error e;
+	struct stat want;
+	int n;
+	bool found = false;
+
+	if (vm_running(vmdir) != 1 || stat(path, &want) < 0)
+		return false;
+	n = snapops_now_layers(vmdir, l, VMCONFIG_MAX_DISKS, &e);
+	for (int i = 0; i < n; i++) {
+		struct vhd *v = vhd_open(l[i], DISK_RDONLY | DISK_NOLOCK | DISK_FORCE, &e);
+		for (struct vhd *x = v; x && !found; x = x->parent)
+			found = x->dev == want.st_dev && x->ino == want.st_ino;
+		vhd_close(v);
+		free(l[i]);
+	}
+	return found;
+}
+
 static bool vmm_uses(const char *vmdir, const char *path)
 {
 	char *l[VMCONFIG_MAX_DISKS];
@@ -285,6 +313,31 @@ static void remove_snapshot_files(const char *vmdir, const uint8_t uuid[16])
 		}
 		free(p);
 	}
+}
+
+/* The managed save <vm>/saved.{vsv,bin} <-> a snapshot's state files. */
+static int move_saved(const char *vmdir, const uint8_t uuid[16], bool to_snapshot,
+		      struct error *err)
+{
+	static const char *ext[] = { ".bin", ".vsv" };
+
+	for (int k = 0; k < 2; k++) {
+		char saved[4200], *snap = snapshot_path(vmdir, uuid, ext[k]);
+		const char *from, *to;
+		snprintf(saved, sizeof(saved), "%s/saved%s", vmdir, ext[k]);
+		if (!snap)
+			return error_set(err, EXIT_FAIL, "out of memory");
+		from = to_snapshot ? saved : snap;
+		to = to_snapshot ? snap : saved;
+		if (rename(from, to) < 0 && errno != ENOENT) {
+			int e = errno;
+			free(snap);
+			return error_errno(err, e, "cannot move '%s' to '%s'", from, to);
+		}
+		io_fsync_parent_dir(to);
+		free(snap);
+	}
+	return 0;
 }
 
 /* Point every disk of c whose layer is old[i] at new[i]. */
@@ -345,7 +398,18 @@ static int recover_journal(const char *vmdir, struct error *err)
 				goto out;
 			for (int i = 0; i < j->ndiscard; i++)
 				unlink_quiet(j->discard[i]);
+			if (!strcmp(j->op, "apply")) {
+				char sv[4200];
+				snprintf(sv, sizeof(sv), "%s/saved.vsv", vmdir);
+				unlink_quiet(sv);
+				snprintf(sv, sizeof(sv), "%s/saved.bin", vmdir);
+				chmod(sv, 0600);
+				unlink_quiet(sv);
+			}
 		} else {
+			if (!strcmp(j->op, "create") && j->took_saved &&
+			    move_saved(vmdir, j->snap, false, err) < 0)
+				goto out;
 			if (!strcmp(j->op, "create"))
 				remove_snapshot_files(vmdir, j->snap);
 			for (int i = 0; i < j->ndisk; i++)
@@ -428,6 +492,15 @@ int snapops_create(const char *vmdir, const char *vm, struct snap_create *cr,
 		s->parent_name = strdup(parent->name);
 	}
 	s->online = running && !cr->disk_only;
+	{
+		/* a saved VM: its managed save becomes the snapshot's RAM and state */
+		char sv[4200];
+		snprintf(sv, sizeof(sv), "%s/saved.vsv", vmdir);
+		if (!running && !cr->disk_only && access(sv, F_OK) == 0) {
+			s->online = true;
+			j->took_saved = true;
+		}
+	}
 	memcpy(j->snap, s->uuid, 16);
 	snprintf(j->op, sizeof(j->op), "create");
 	j->has_cur = t.has_current;
@@ -465,6 +538,8 @@ int snapops_create(const char *vmdir, const char *vm, struct snap_create *cr,
 	}
 	if (snapshot_write(vmdir, s, err) < 0)
 		goto rollback;
+	if (j->took_saved && move_saved(vmdir, s->uuid, true, err) < 0)
+		goto rollback;
 	crashpoint("snap-create-meta");
 	if (running) {
 		size_t cap = 2 * 4200 + (size_t)j->ndisk * 4200, n = 0;
@@ -501,6 +576,8 @@ rollback:
 	{
 		struct error e2;
 		if (!running || !vmm_uses(vmdir, j->newp[0])) {
+			if (j->took_saved)
+				move_saved(vmdir, s->uuid, false, &e2);
 			remove_snapshot_files(vmdir, s->uuid);
 			for (int i = 0; i < j->ndisk; i++)
 				unlink_quiet(j->newp[i]);
@@ -639,6 +716,15 @@ int snapops_apply(const char *vmdir, const char *vm, struct snap_apply *a, struc
 		goto out;
 	for (int i = 0; i < j->ndiscard; i++)
 		unlink_quiet(j->discard[i]);
+	/* a managed save belonged to the "now" just discarded */
+	{
+		char sv[4200];
+		snprintf(sv, sizeof(sv), "%s/saved.vsv", vmdir);
+		unlink_quiet(sv);
+		snprintf(sv, sizeof(sv), "%s/saved.bin", vmdir);
+		chmod(sv, 0600);
+		unlink_quiet(sv);
+	}
 	if (journal_remove(vmdir, err) < 0)
 		goto out;
 	/* then the guest, as asked (online snapshots resume by default) */
@@ -863,8 +949,11 @@ int snapops_run_pending(const char *vmdir, int *done, struct error *err)
 			continue;
 		*tab = '\0';
 		const char *L = line, *C = tab + 1;
-		/* still as deferred: C is the write layer and L its parent */
-		if (!cfg_uses(c, vmdir, C) || access(L, F_OK) < 0)
+		/* still as deferred: C exists and hangs below L */
+		uint8_t lu[16], lp[16], cu[16], cp[16];
+		bool ld, cd;
+		if (layer_ids(L, lu, lp, &ld) < 0 || layer_ids(C, cu, cp, &cd) < 0 || !cd ||
+		    memcmp(cp, lu, 16) != 0)
 			continue;
 		rc = fold_layer(vmdir, &t, c, NULL, L, C, layers, nl, err);
 		if (rc == 0) {
@@ -941,11 +1030,11 @@ int snapops_delete(const char *vmdir, const char *vm, const char *spec, bool dry
 		}
 		if (nchild == 1) {
 			snprintf(act[d].c, 4096, "%s", child);
-			if (running && vmm_uses(vmdir, child)) {
+			if (running && (vmm_holds(vmdir, child) || vmm_holds(vmdir, L))) {
 				act[d].pending = true;
 				plan->npending++;
 				plan_line(plan, "pending: merge '%s' into '%s' when the VM has stopped (the "
-					  "running VM writes to it; the next vmctl or snapctl command after "
+					  "running VM uses them; the next vmctl or snapctl command after "
 					  "the stop does it)", child, L);
 			} else {
 				act[d].merge = true;

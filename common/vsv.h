@@ -41,7 +41,7 @@
 enum vsv_type {
 	VSV_END = 0,
 	VSV_CONFIG = 1,        /* the VM identity the state belongs to (text) */
-	VSV_RAM = 2,           /* RAM layout: size u64, .bin file size u64 */
+	VSV_RAM = 2,           /* machine: RAM size u64, vCPU count u64 */
 	VSV_VM_IRQCHIP = 10,   /* instance 0..2: PIC master, PIC slave, IOAPIC */
 	VSV_VM_PIT2 = 11,
 	VSV_VM_CLOCK = 12,

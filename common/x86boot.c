@@ -95,8 +95,8 @@ void x86_e820(uint64_t ram_size, struct e820_entry *e, int *n)
 	uint64_t low = ram_size < GPA_PCI_HOLE ? ram_size : GPA_PCI_HOLE;
 
 	*n = 0;
-	e[(*n)++] = (struct e820_entry){ 0, GPA_MPTABLE, E820_RAM };
-	e[(*n)++] = (struct e820_entry){ GPA_MPTABLE, 0xa0000 - GPA_MPTABLE, E820_RESERVED };
+	e[(*n)++] = (struct e820_entry){ 0, GPA_BASE_END, E820_RAM };
+	e[(*n)++] = (struct e820_entry){ GPA_BASE_END, 0xa0000 - GPA_BASE_END, E820_RESERVED };
 	e[(*n)++] = (struct e820_entry){ 0xf0000, 0x10000, E820_RESERVED };
 	e[(*n)++] = (struct e820_entry){ GPA_EBDA_END, low - GPA_EBDA_END, E820_RAM };
 	if (ram_size > low)
@@ -409,12 +409,13 @@ static uint8_t mp_sum(const uint8_t *p, size_t n)
 
 int x86_write_mptable(struct machine *m, struct error *err)
 {
-	uint8_t *base = gpa_to_hva(m, GPA_MPTABLE, 1024), *p, *cfg;
+	uint8_t *base = gpa_to_hva(m, GPA_MPTABLE, GPA_MPTABLE_MAX), *p, *cfg;
 	unsigned ioapic_id = m->nvcpus, entries = 0;
+	size_t need = 16 + 44 + 20 * (size_t)m->nvcpus + 8 * (2 + 1 + 16 + (size_t)m->nblk + 2);
 
-	if (!base)
+	if (!base || need > GPA_MPTABLE_MAX)
 		return error_set(err, EXIT_FAIL, "no room for the MP table");
-	memset(base, 0, 1024);
+	memset(base, 0, need);
 	/* floating pointer */
 	memcpy(base, "_MP_", 4);
 	put_le32(base + 4, (uint32_t)(GPA_MPTABLE + 16));
@@ -457,7 +458,5 @@ int x86_write_mptable(struct machine *m, struct error *err)
 	put_le16(cfg + 34, (uint16_t)entries);
 	put_le32(cfg + 36, 0xfee00000);
 	cfg[7] = mp_sum(cfg, (size_t)(p - cfg));
-	if (p - base > 1024)
-		return error_set(err, EXIT_FAIL, "MP table overflow");
 	return 0;
 }

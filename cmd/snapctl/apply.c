@@ -72,8 +72,11 @@ int cmd_apply(struct cli *cli, int argc, const char **argv)
 	const char **av = calloc((size_t)argc + 1, sizeof(*av));
 	if (!av)
 		return EXIT_FAIL;
+	/* a bare --save-current or -s never takes the next word as its NAME (that
+	 * is the VM): give a name as --save-current=NAME or -sNAME */
 	for (int i = 0; i < argc; i++)
-		av[i] = (i > 0 && !strcmp(argv[i], "--save-current")) ? "--save-current=" : argv[i];
+		av[i] = (i > 0 && (!strcmp(argv[i], "--save-current") || !strcmp(argv[i], "-s")))
+				? "--save-current=" : argv[i];
 	if (cli->nowned < (int)(sizeof(cli->owned) / sizeof(cli->owned[0])))
 		cli->owned[cli->nowned++] = (char *)av;
 	rc = cli_parse_wait(cli, argc, av, opts, CLI_REPORTS, 2, 2, &wait, &wait_secs);

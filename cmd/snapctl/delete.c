@@ -82,6 +82,14 @@ int cmd_delete(struct cli *cli, int argc, const char **argv)
 			uuid_format(s->uuid, specs[nspec++]);
 		}
 	}
+	/* each snapshot once, in the order first named */
+	for (int i = 0; i < nspec; i++)
+		for (int k = i + 1; k < nspec; k++)
+			if (!strcmp(specs[i], specs[k])) {
+				memmove(specs[k], specs[k + 1], (size_t)(nspec - k - 1) * UUID_STR_LEN);
+				nspec--;
+				k--;
+			}
 	snaptree_release(&t);
 	o = out_new(cli->mode);
 	if (dry && cli->mode == OUT_TEXT)
