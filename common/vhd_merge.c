@@ -325,6 +325,16 @@ static int remove_file(struct vhd_merge *m, const char *path, struct error *err)
 	return 0;
 }
 
+/* Beside the child, a pointer to the journal (which lives beside the target,
+ * maybe in another folder): a rerun naming a child already removed finds it. */
+static void pointer_path_for(const char *child_abs, char *out, size_t size)
+{
+	char dir[PATH_MAX];
+
+	snprintf(out, size, "%s/.%s.merge-journal", io_dirname(child_abs, dir, sizeof(dir)),
+		 io_basename(child_abs));
+}
+
 static int finish_journal(const char *journal, struct error *err)
 {
 	if (unlink(journal) < 0 && errno != ENOENT)
@@ -357,6 +367,12 @@ int vhd_merge_run(struct vhd_merge *m, bool keep, unsigned flags, struct error *
 			return -1;
 		if (!m->resumed && write_journal(m, "copy", keep, err) < 0)
 			goto out;
+		if (!m->resumed) {
+			char ptr[PATH_MAX + 32];
+			pointer_path_for(paths[0], ptr, sizeof(ptr));
+			if (io_atomic_write(ptr, m->journal, strlen(m->journal), 0600, err) < 0)
+				goto out;
+		}
 		crashpoint("merge-journal");
 		if (for_each_source_run(m, copy_run, &c, err) < 0 || vhd_flush(c.dst, err) < 0)
 			goto out;
@@ -375,9 +391,41 @@ int vhd_merge_run(struct vhd_merge *m, bool keep, unsigned flags, struct error *
 		}
 	}
 	rc = finish_journal(m->journal, err);
+	if (rc == 0) {
+		char ptr[PATH_MAX + 32];
+		pointer_path_for(paths[0], ptr, sizeof(ptr));
+		unlink(ptr);
+	}
 out:
 	vhd_close(c.dst);
 	return rc;
+}
+
+/* Finish the merge of journal `jp` if it lists `want` as a source and had
+ * copied its data: 1 done, 0 not this one, -1 error. */
+static int resume_journal(struct vhd_merge *m, const char *jp, const char *want,
+			  struct error *err)
+{
+	struct journal j;
+	struct error e;
+	bool listed = false;
+
+	snprintf(m->journal, sizeof(m->journal), "%s", jp);
+	if (read_journal(m->journal, &j, &e) < 0 || strcmp(j.phase, "delete"))
+		return 0;
+	for (int i = 0; i < j.nsources && !listed; i++)
+		listed = !strcmp(j.source[i], want);
+	if (!listed)
+		return 0;
+	m->resumed = true;
+	for (int i = 0; i < j.nsources; i++) {
+		struct stat st;
+		if (!j.keep && stat(j.source[i], &st) == 0)
+			m->bytes_freed += (uint64_t)st.st_size;
+		if (!j.keep && remove_file(m, j.source[i], err) < 0)
+			return -1;
+	}
+	return finish_journal(m->journal, err) < 0 ? -1 : 1;
 }
 
 int vhd_merge_resume_orphan(struct vhd_merge *m, const char *child, struct error *err)
@@ -389,33 +437,36 @@ int vhd_merge_resume_orphan(struct vhd_merge *m, const char *child, struct error
 
 	if (abs_path(child, want, sizeof(want)) < 0)
 		return 0;
+	{
+		char ptr[PATH_MAX + 32], jp[PATH_MAX] = { 0 };
+		int fd;
+		pointer_path_for(want, ptr, sizeof(ptr));
+		fd = open(ptr, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0) {
+			ssize_t n = read(fd, jp, sizeof(jp) - 1);
+			close(fd);
+			if (n > 0) {
+				int r = resume_journal(m, jp, want, err);
+				if (r != 0) {
+					if (r > 0)
+						unlink(ptr);
+					return r;
+				}
+			}
+			unlink(ptr); /* stale: its merge is over */
+		}
+	}
 	dp = opendir(io_dirname(want, dir, sizeof(dir)));
 	if (!dp)
 		return 0;
 	while (!found && (de = readdir(dp))) {
 		size_t n = strlen(de->d_name);
-		struct journal j;
-		struct error e;
+		char jp[PATH_MAX + 300];
 		if (de->d_name[0] != '.' || n < 7 || strcmp(de->d_name + n - 6, ".merge"))
 			continue;
-		snprintf(m->journal, sizeof(m->journal), "%s/%s", dir, de->d_name);
-		if (read_journal(m->journal, &j, &e) < 0 || strcmp(j.phase, "delete"))
-			continue;
-		for (int i = 0; i < j.nsources && !found; i++)
-			found = !strcmp(j.source[i], want);
-		if (!found)
-			continue;
-		m->resumed = true;
-		for (int i = 0; i < j.nsources; i++) {
-			struct stat st;
-			if (!j.keep && stat(j.source[i], &st) == 0)
-				m->bytes_freed += (uint64_t)st.st_size;
-			if (!j.keep && remove_file(m, j.source[i], err) < 0) {
-				closedir(dp);
-				return -1;
-			}
-		}
-		if (finish_journal(m->journal, err) < 0) {
+		snprintf(jp, sizeof(jp), "%s/%s", dir, de->d_name);
+		found = resume_journal(m, jp, want, err);
+		if (found < 0) {
 			closedir(dp);
 			return -1;
 		}

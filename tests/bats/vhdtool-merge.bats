@@ -153,3 +153,21 @@ mkchain() {
 	assert_output --partial "an unfinished merge of"
 	run_vhdtool 0 merge --force c2.avhd
 }
+
+@test "a merge into a target in another folder, killed after the child is removed, finishes on rerun" {
+	mkdir base sub
+	vhdtool create -b 64K base/b.vhd 1M
+	truncate -s 1M model.raw
+	scribble base/b.vhd model.raw 6 10
+	vhdtool create -p base/b.vhd sub/c.avhd
+	scribble sub/c.avhd model.raw 7 10
+	run env VMSNAP_CRASHPOINT=merge-remove:1 vhdtool merge sub/c.avhd
+	[ "$status" -eq 137 ]
+	[ ! -e sub/c.avhd ]
+	run_vhdtool 0 merge sub/c.avhd
+	assert_output --partial "finished an interrupted merge"
+	[ -z "$(ls -A base sub | grep '\.merge')" ]
+	vhdtool cat base/b.vhd | cmp - model.raw
+	vhdtool create -p base/b.vhd sub/d.avhd
+	run_vhdtool 0 merge sub/d.avhd                  # nothing pending any more
+}
