@@ -51,7 +51,11 @@ int control_request(const char *vmdir, const char *verb, const char *arg, int ti
 	if (pid <= 0)
 		return error_set(err, EXIT_FAIL, "the VM's run/pid is missing");
 	snprintf(dir, sizeof(dir), "%s/run/requests", vmdir);
-	snprintf(id, sizeof(id), "%ld-%ld-%u", (long)getpid(), (long)time(NULL), seq++);
+	/* ids sort in the order requests were made (the VMM takes the oldest first) */
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	snprintf(id, sizeof(id), "%020lld-%ld-%u",
+		 (long long)now.tv_sec * 1000000000LL + now.tv_nsec, (long)getpid(), seq++);
 	snprintf(req, sizeof(req), "%s/%s.req", dir, id);
 	snprintf(done, sizeof(done), "%s/%s.done", dir, id);
 	if (snprintf(body, sizeof(body), "%s %s\n", verb, arg ? arg : "") >= (int)sizeof(body))

@@ -321,6 +321,9 @@ static int do_save(struct vmm *v, char *msg, size_t msgsz, struct error *err)
 		goto out;
 	if (machine_save_state(v->m, cfg, &w, err) < 0)
 		goto undo;
+	/* an older managed save goes first: never an old .vsv beside a new .bin */
+	unlink(vsv);
+	io_fsync_parent_dir(vsv);
 	t_state = mono();
 	if (machine_save_ram(v->m, tmp, false, &child, &written, err) < 0)
 		goto undo;

@@ -169,6 +169,18 @@ int console_attach(struct cli *cli, const char *vmdir, const char *name, double 
 	return rc;
 }
 
+/* A number of seconds, 0..86400, fractions allowed; the whole string. */
+static int parse_secs(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end || !(v >= 0 && v <= 86400))
+		return -1;
+	*out = v;
+	return 0;
+}
+
 int cmd_console(struct cli *cli, int argc, const char **argv)
 {
 	const char *timeout_s = NULL, *until = NULL, *linger_s = NULL;
@@ -192,10 +204,10 @@ int cmd_console(struct cli *cli, int argc, const char **argv)
 	rc = cli_parse(cli, argc, argv, opts, 0, 1, 1);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	if (timeout_s && (timeout = strtod(timeout_s, NULL)) < 0)
-		return cli_usage_error(cli, "invalid --timeout '%s'", timeout_s);
-	if (linger_s && (linger = strtod(linger_s, NULL)) < 0)
-		return cli_usage_error(cli, "invalid --linger '%s'", linger_s);
+	if (timeout_s && parse_secs(timeout_s, &timeout) < 0)
+		return cli_usage_error(cli, "invalid --timeout '%s': seconds", timeout_s);
+	if (linger_s && parse_secs(linger_s, &linger) < 0)
+		return cli_usage_error(cli, "invalid --linger '%s': seconds", linger_s);
 	if (vmctl_vm_open(cli, cli->args[0], false, &vm, &err) < 0)
 		return cli_fail(cli, &err);
 	const char *dir = vm.dir;
