@@ -16,6 +16,14 @@ static const struct cli_verb verbs[] = {
 	  "remove snapshots; disk layers merge where one child remains" },
 	{ "rename", cmd_rename, "[--wait[=SECS]] VM SNAP NEWNAME", "rename a snapshot" },
 	{ "describe", cmd_describe, "-d TEXT [--wait[=SECS]] VM SNAP", "set a snapshot's description" },
+	{ "export", cmd_export, "[--snapshot SNAP] [-o FILE|-] [--force] [--wait[=SECS]] [--json] VM",
+	  "write the VM with all snapshots (or one snapshot as a standalone VM) as a tar stream" },
+	{ "import", cmd_import, "[--name NEW] [--new-id] [--dest DIR] [--json] FILE|-",
+	  "register a VM from an export stream, verifying every checksum first" },
+	{ "prune", cmd_prune,
+	  "[--keep-last N] [--older-than DURATION] [--match GLOB] [--dry-run] [--wait[=SECS]] [--json] VM|--all",
+	  "delete old snapshots (never the current one); for cron" },
+	{ "du", cmd_du, "[--json|-H] VM", "disk space of each snapshot: exclusive and shared bytes" },
 	{ NULL, NULL, NULL, NULL },
 };
 

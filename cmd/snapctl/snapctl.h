@@ -17,6 +17,23 @@ int cmd_undo(struct cli *cli, int argc, const char **argv);
 int cmd_delete(struct cli *cli, int argc, const char **argv);
 int cmd_rename(struct cli *cli, int argc, const char **argv);
 int cmd_describe(struct cli *cli, int argc, const char **argv);
+int cmd_export(struct cli *cli, int argc, const char **argv);
+int cmd_import(struct cli *cli, int argc, const char **argv);
+int cmd_prune(struct cli *cli, int argc, const char **argv);
+int cmd_du(struct cli *cli, int argc, const char **argv);
+
+/* Progress of export/import (export.c): on stderr when it is a terminal,
+ * never with -q; SIGINT/SIGTERM/SIGHUP make the callback say "stop", and
+ * snap_progress_end() re-raises the signal once the work has unwound. */
+struct snap_progress {
+	struct cli *cli;
+	bool show, shown;
+	int last;
+	const char *phase;
+};
+void snap_progress_begin(struct snap_progress *p, struct cli *cli);
+int snap_progress_cb(void *ctx, const char *phase, uint64_t done, uint64_t total);
+int snap_progress_end(struct snap_progress *p, int rc);
 
 /* A VM as a snapctl verb works on it. */
 struct snapvm {
