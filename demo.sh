@@ -9,7 +9,7 @@ BUILD=${BUILD:-$(cd "$(dirname "$0")" && pwd)/build}
 export PATH="$BUILD:$PATH"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/vmsnap-demo.XXXXXX")
 export VMCTL_ROOT=$dir/store
-trap 'vmctl stop --force web >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+trap 'vmctl stop --force web >/dev/null 2>&1; vmctl --root "$dir/other" stop --force web >/dev/null 2>&1; rm -rf "$dir"' EXIT
 cd "$dir"
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then b=$'\033[1m' n=$'\033[0m'; else b= n=; fi
 say() {
@@ -54,4 +54,14 @@ say snapctl list web
 disk=$(vmctl dumpxml web | sed -n 's/.*source file="\([^"]*\)".*/\1/p' | head -1)
 say vhdtool map "$disk"
 say vhdtool check --chain "$disk"
+note "export the VM with its snapshots, import it into a second store through a pipe"
+mkdir other
+printf '\n%s$ snapctl export -o - web | snapctl --root other import --new-id -%s\n' "$b" "$n"
+snapctl export -o - web | snapctl --root "$dir/other" import --new-id -
+say snapctl --root "$dir/other" list --tree web
+note "the imported online snapshot resumes there too"
+say snapctl --root "$dir/other" apply -y web S2
+printf '$ guest: verify 7 16 → '; printf 'verify 7 16\n' |
+	vmctl --root "$dir/other" console --until ok --timeout 60 web | grep -m1 '^ok'
+vmctl --root "$dir/other" stop --force web
 echo; echo "demo done"
