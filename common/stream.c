@@ -707,7 +707,9 @@ static int by_created(const void *a, const void *b)
 {
 	const struct snapshot *x = *(struct snapshot *const *)a, *y = *(struct snapshot *const *)b;
 
-	return x->created != y->created ? (x->created < y->created ? -1 : 1) : memcmp(x->uuid, y->uuid, 16);
+	if (x->created != y->created)
+		return x->created < y->created ? -1 : 1;
+	return memcmp(x->uuid, y->uuid, 16);
 }
 
 static int plan_vm(struct stream_export *x, const char *vmdir, struct error *err)
@@ -914,7 +916,8 @@ static char *manifest_json(struct stream_export *x, struct error *err)
 		json_object_array_add(ms, o);
 	}
 	json_object_object_add(r, "members", ms);
-	const char *s = json_object_to_json_string_ext(r, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+	const char *s = json_object_to_json_string_ext(r, JSON_C_TO_STRING_PRETTY |
+						       JSON_C_TO_STRING_SPACED |
 						       JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!s || !(out = malloc(strlen(s) + 2)))
 		oom(err);
