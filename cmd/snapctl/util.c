@@ -17,8 +17,11 @@ int snapvm_open(struct cli *cli, const char *name, struct snapvm *vm, struct err
 	if (!(vm->dir = store_vm_dir(&vm->st, name, err)))
 		return -1;
 	snprintf(vm->name, sizeof(vm->name), "%s", name);
-	if (!store_vm_exists(&vm->st, name))
-		return error_set(err, EXIT_NOINPUT, "no VM named '%s' in '%s'", name, vm->st.root);
+	if (!store_vm_exists(&vm->st, name)) {
+		error_set(err, EXIT_NOINPUT, "no VM named '%s' in '%s'", name, vm->st.root);
+		snapvm_close(vm); /* a failed open holds nothing */
+		return -1;
+	}
 	return 0;
 }
 

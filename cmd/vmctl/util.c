@@ -49,11 +49,16 @@ int vmctl_vm_open(struct cli *cli, const char *name, bool load, struct vmctl_vm 
 	if (!(vm->dir = store_vm_dir(&vm->st, name, err)))
 		return -1;
 	snprintf(vm->name, sizeof(vm->name), "%s", name);
-	if (!store_vm_exists(&vm->st, name))
-		return error_set(err, EXIT_NOINPUT, "no VM named '%s' in '%s'", name, vm->st.root);
-	if (!load)
+	if (!store_vm_exists(&vm->st, name)) {
+		error_set(err, EXIT_NOINPUT, "no VM named '%s' in '%s'", name, vm->st.root);
+		goto fail;
+	}
+	if (!load || load_config(vm, err) == 0)
 		return 0;
-	return load_config(vm, err);
+fail:
+	/* a failed open holds nothing: callers may return at once */
+	vmctl_vm_close(vm);
+	return -1;
 }
 
 int vmctl_vm_lock(struct cli *cli, struct vmctl_vm *vm, int wait_secs, struct error *err)
