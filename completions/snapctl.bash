@@ -10,9 +10,8 @@
 # default store) that hold a vm.xml; snapshot names are the <name> of each
 # <store>/<vm>/snapshots/<uuid>.xml, read with sed (no XML tools needed).
 
-# The verbs. (export, import, prune, du: add them here, in _snapctl_options,
-# _snapctl_takes_arg and the positional arguments in _snapctl.)
-_snapctl_verbs='create list show current apply undo delete rename describe'
+# The verbs.
+_snapctl_verbs='create list show current apply undo delete rename describe export import prune du'
 
 # options every verb accepts (common_opts in common/cli.c)
 _snapctl_common='-q --quiet -v --verbose --root -h --help --usage'
@@ -30,6 +29,10 @@ _snapctl_options()
 	delete) echo "-r --subtree -n --dry-run --wait --json -H" ;;
 	rename) echo "--wait" ;;
 	describe) echo "-d --description --wait" ;;
+	export) echo "-s --snapshot -o --output -f --force --wait --json -H" ;;
+	import) echo "-n --name --new-id -d --dest --json -H" ;;
+	prune) echo "-k --keep-last -o --older-than -m --match -a --all -n --dry-run --wait --json -H" ;;
+	du) echo "--json -H" ;;
 	esac
 }
 
@@ -39,7 +42,12 @@ _snapctl_takes_arg()
 {
 	case $2 in
 	--root) return 0 ;;
-	-d | --description) [[ $1 == create || $1 == describe ]] ;;
+	-d | --description) [[ $1 == create || $1 == describe || $1 == import ]] ;;
+	--dest | --name) [[ $1 == import ]] ;;
+	-n) [[ $1 == import ]] ;; # delete/prune -n is --dry-run
+	-s | --snapshot | --output) [[ $1 == export ]] ;;
+	-o) [[ $1 == export || $1 == prune ]] ;;
+	-k | --keep-last | --older-than | -m | --match) [[ $1 == prune ]] ;;
 	*) return 1 ;;
 	esac
 }
@@ -200,8 +208,14 @@ _snapctl()
 
 	# the value of an option
 	if [[ -z $endopts ]] && _snapctl_takes_arg "$verb" "$prev"; then
-		[[ $prev == --root ]] && _snapctl_dirs
-		return 0 # a description: nothing to offer
+		case $verb:$prev in
+		*:--root | import:-d | import:--dest) _snapctl_dirs ;;
+		export:-o | export:--output)
+			compopt -o filenames 2>/dev/null
+			_snapctl_add compgen -f -- "$cur" ;;
+		export:-s | export:--snapshot) [[ -n $vm ]] && _snapctl_snap_words "$vm" ;;
+		esac
+		return 0 # a description, a name, a number: nothing to offer
 	fi
 
 	if [[ -z $endopts && $cur == -* ]]; then
@@ -210,6 +224,13 @@ _snapctl()
 	fi
 
 	# positional arguments: the VM, then snapshots as the verb takes them
+	if [[ $verb == import ]]; then
+		((npos == 0)) || return 0
+		compopt -o filenames 2>/dev/null
+		_snapctl_add compgen -f -- "$cur"
+		[[ - == "$cur"* ]] && COMPREPLY+=(-)
+		return 0
+	fi
 	if ((npos == 0)); then
 		_snapctl_add compgen -W "$(_snapctl_vms)" -- "$cur"
 		return 0
