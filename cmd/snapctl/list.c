@@ -96,7 +96,9 @@ int cmd_list(struct cli *cli, int argc, const char **argv)
 	for (int i = 0; v && i < t.n; i++)
 		v[n++] = t.v[i];
 	for (int i = 1; v && i < n; i++)
-		for (int k = i; k > 0 && v[k - 1]->created > v[k]->created; k--) {
+		for (int k = i; k > 0 && (v[k - 1]->created > v[k]->created ||
+					  (v[k - 1]->created == v[k]->created &&
+					   strcmp(v[k - 1]->name, v[k]->name) > 0)); k--) {
 			struct snapshot *x = v[k];
 			v[k] = v[k - 1];
 			v[k - 1] = x;
