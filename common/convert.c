@@ -204,7 +204,7 @@ int convert_disk(struct disk *src, const char *dst, const struct convert_opts *o
 	rc = 0;
 out:
 	if (rc < 0) {
-		if (strcmp(err->msg, "interrupted") != 0 && strstr(err->msg, tmp))
+		if (strcmp(err->msg, "interrupted") != 0 && strstr(err->msg, io_basename(tmp)))
 			error_prefix(err, "converting to '%s'", dst);
 		unlink(tmp);
 	}
