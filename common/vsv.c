@@ -59,7 +59,9 @@ void vsv_writer_init(struct vsv_writer *w, const char *creator)
 	put_le16(w->buf + 8, VSV_MAJOR);
 	put_le16(w->buf + 10, VSV_MINOR);
 	put_le32(w->buf + 12, VSV_HEADER_SIZE);
-	snprintf((char *)w->buf + 24, 40, "%s", creator ? creator : "");
+	/* 40 bytes, NUL-padded: a 40-byte creator fills the field (as vsv_parse reads it) */
+	if (creator)
+		memcpy(w->buf + 24, creator, strnlen(creator, 40));
 	w->len = VSV_HEADER_SIZE;
 }
 
