@@ -76,7 +76,12 @@ int control_request(const char *vmdir, const char *verb, const char *arg, int ti
 			if (n <= 0)
 				return error_set(err, EXIT_FAIL, "empty answer from the VMM");
 			buf[strcspn(buf, "\n")] = '\0';
-			status = atoi(buf);
+			char *end;
+			long st = strtol(buf, &end, 10);
+			if (end == buf || st < 0 || st > 255 || (*end && *end != ' '))
+				return error_set(err, EXIT_FAIL, "malformed answer from the VMM: '%s'",
+						 buf);
+			status = (int)st;
 			const char *msg = strchr(buf, ' ');
 			snprintf(reply, reply_size, "%s", msg ? msg + 1 : "");
 			return status;

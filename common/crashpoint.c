@@ -20,6 +20,6 @@ void crashpoint(const char *name)
 	if (strncmp(spec, name, n) != 0 || (spec[n] != '\0' && spec[n] != ':'))
 		return;
 	hits++;
-	if (spec[n] == '\0' || atoi(spec + n + 1) == hits)
+	if (spec[n] == '\0' || strtol(spec + n + 1, NULL, 10) == hits)
 		raise(SIGKILL);
 }

@@ -1,3 +1,4 @@
+#define VMSNAP_ERROR_IMPL /* the functions themselves, not error.h's analyzer macros */
 #include "error.h"
 
 #include <errno.h>

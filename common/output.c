@@ -149,7 +149,7 @@ void out_time(struct out *o, const char *key, time_t t)
 
 /* ---- rendering ---- */
 
-static bool is_table(const struct out *o, json_object *v)
+static bool is_table(const struct out *o, const json_object *v)
 {
 	for (int i = 0; i < o->ntables; i++)
 		if (o->tables[i] == v)
@@ -198,7 +198,6 @@ static void text_object(const struct out *o, FILE *fp, json_object *obj, int ind
 		int ind = indent;
 		if (dash) {
 			fprintf(fp, "%*s%s", indent > 2 ? indent - 2 : 0, "", first ? "- " : "  ");
-			ind = 0;
 		} else {
 			fprintf(fp, "%*s", ind, "");
 		}

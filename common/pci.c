@@ -143,6 +143,7 @@ int pci_restore(struct machine *m, const struct vsv_reader *r, const char *what,
 	uint8_t cfg[256];
 
 	for (unsigned s = 0; s < PCI_MAX_SLOTS; s++) {
+		/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): &m->pci->bridge is not NULL */
 		struct pci_device *d = s ? m->pci->slot[s] : &m->pci->bridge;
 		if (!d)
 			continue;

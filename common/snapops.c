@@ -330,9 +330,10 @@ static int move_saved(const char *vmdir, const uint8_t uuid[16], bool to_snapsho
 		from = to_snapshot ? saved : snap;
 		to = to_snapshot ? snap : saved;
 		if (rename(from, to) < 0 && errno != ENOENT) {
-			int e = errno;
+			/* from or to is snap: the message first, then free it */
+			error_errno(err, errno, "cannot move '%s' to '%s'", from, to);
 			free(snap);
-			return error_errno(err, e, "cannot move '%s' to '%s'", from, to);
+			return -1;
 		}
 		io_fsync_parent_dir(to);
 		free(snap);

@@ -374,6 +374,7 @@ int snaptree_load(struct snaptree *t, const char *vmdir, struct error *err)
 					  "file name", path, base);
 				goto fail;
 			}
+			/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 			struct snapshot **nv = realloc(t->v, (size_t)(t->n + 1) * sizeof(*nv));
 			if (!nv) {
 				snapshot_free(s);
@@ -473,7 +474,7 @@ int snaptree_children(struct snaptree *t, const struct snapshot *s, struct snaps
 		if (child)
 			out[n++] = c;
 	}
-	qsort(out, (size_t)n, sizeof(*out), by_time);
+	qsort(out, (size_t)n, sizeof(*out), by_time); /* NOLINT(bugprone-sizeof-expression) */
 	return n;
 }
 

@@ -487,10 +487,8 @@ int oplock_acquire(struct oplock *l, const char *vmdir, const char *tool, const 
 				}
 				continue;
 			}
-			if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-				got = 1;
+			if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 				break;
-			}
 			if (errno != EWOULDBLOCK && errno != EINTR) {
 				error_errno(err, errno, "cannot lock '%s'", path);
 				close(fd);

@@ -120,16 +120,23 @@ static void hex(const uint8_t *b, size_t n, char *out)
 		sprintf(out + 2 * i, "%02x", b[i]);
 }
 
+static int hexval(char c)
+{
+	static const char digits[] = "0123456789abcdef";
+	const char *p = c ? strchr(digits, c) : NULL;
+
+	return p ? (int)(p - digits) : -1;
+}
+
 static int unhex(const char *s, uint8_t *out, size_t n)
 {
 	if (strlen(s) != 2 * n)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-		if (!strchr("0123456789abcdef", s[2 * i]) || !strchr("0123456789abcdef", s[2 * i + 1]) ||
-		    sscanf(s + 2 * i, "%2x", &v) != 1)
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
 			return -1;
-		out[i] = (uint8_t)v;
+		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return 0;
 }
@@ -733,7 +740,7 @@ static int plan_vm(struct stream_export *x, const char *vmdir, struct error *err
 		return -1;
 	}
 	if (t.n > 1)
-		qsort(t.v, (size_t)t.n, sizeof(*t.v), by_created);
+		qsort(t.v, (size_t)t.n, sizeof(*t.v), by_created); /* NOLINT(bugprone-sizeof-expression) */
 	if (t.has_current) {
 		char *cur = malloc(UUID_STR_LEN + 1);
 		if (cur)

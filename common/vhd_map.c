@@ -143,6 +143,7 @@ int vhd_read_resolved(struct vhd *v, uint32_t blk, uint8_t *buf, size_t n, uint6
 	struct vhd_runs *rs;
 
 	if (!v->runs) {
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 		v->runs = calloc(v->bat_entries ? v->bat_entries : 1, sizeof(*v->runs));
 		if (!v->runs)
 			return error_set(err, EXIT_FAIL, "out of memory");

@@ -83,8 +83,14 @@ static int read_journal(const char *path, struct journal *j, struct error *err)
 			*nl = '\0';
 		if (sscanf(line, "phase %15s", j->phase) == 1)
 			continue;
-		if (sscanf(line, "keep %d", &j->keep) == 1)
+		if (strncmp(line, "keep ", 5) == 0) {
+			char *end;
+			long k = strtol(line + 5, &end, 10);
+			if (end == line + 5 || *end || k < 0 || k > 1)
+				goto bad;
+			j->keep = (int)k;
 			continue;
+		}
 		if (sscanf(line, "target %63s %n", u, &n) == 1 && n > 0) {
 			snprintf(j->target_uuid, sizeof(j->target_uuid), "%s", u);
 			snprintf(j->target, sizeof(j->target), "%s", line + n);

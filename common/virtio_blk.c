@@ -68,7 +68,6 @@ struct virtio_blk {
 	uint64_t qdesc, qavail, qused;
 	uint16_t last_avail;
 	uint16_t used_idx;
-	uint8_t *buf;            /* bounce buffer for one segment */
 	unsigned index;
 };
 

@@ -237,7 +237,7 @@ int vmconfig_add_disk(struct vmconfig *c, const char *path, bool readonly, struc
 	if ((why = vmconfig_text_problem(path)))
 		return error_set(err, EXIT_USAGE, "disk path '%s' %s", path, why);
 	/* the first free name vda, vdb, ... */
-	for (char l = 'a'; l <= 'z'; l++) {
+	for (int l = 'a'; l <= 'z'; l++) {
 		bool used = false;
 		snprintf(t, sizeof(t), "vd%c", l);
 		for (int i = 0; i < c->ndisks; i++)
@@ -301,7 +301,7 @@ int vmconfig_validate(const struct vmconfig *c, struct error *err)
 				 c->ndisks, VMCONFIG_MAX_DISKS);
 	for (int i = 0; i < c->ndisks; i++) {
 		const struct vm_disk *d = &c->disks[i];
-		if (!d->path || !*d->path || (why = vmconfig_text_problem(d->path)))
+		if (!d->path || !*d->path || vmconfig_text_problem(d->path))
 			return error_set(err, EXIT_DATAERR, "VM '%s': disk %s has a bad path",
 					 c->name, d->target);
 		if (!vmconfig_target_ok(d->target))

@@ -254,7 +254,7 @@ static int leaf_u64(struct pctx *p, const xmlNode *n, uint64_t *out)
 static int memory_value(struct pctx *p, const xmlNode *n, uint64_t *bytes)
 {
 	static const char *const allowed[] = { "unit", NULL };
-	uint64_t v, scale = 1024;
+	uint64_t v = 0, scale = 1024;
 	char *u;
 	int rc = 0;
 

@@ -375,7 +375,7 @@ static int do_snapshot(struct vmm *v, char *arg, char *msg, size_t msgsz, struct
 	for (char *t = strtok_r(arg, "\t", &save); t && nf < 2 + VMCONFIG_MAX_DISKS;
 	     t = strtok_r(NULL, "\t", &save))
 		fields[nf++] = t;
-	if (nf != 2 + v->ndisks)
+	if (nf < 2 || nf != 2 + v->ndisks)
 		return error_set(err, EXIT_USAGE, "snapshot: %d files for %d disks", nf - 2,
 				 v->ndisks);
 	/* open the new layers' metadata first: nothing changes if one is bad */
@@ -515,7 +515,7 @@ static void handle_request(struct vmm *v, const struct control_req *r)
 		}
 		snprintf(msg, sizeof(msg), "running");
 	} else if (!strcmp(r->verb, "stop") || !strcmp(r->verb, "stop-force")) {
-		int secs = atoi(r->arg);
+		int secs = (int)strtol(r->arg, NULL, 10); /* no number: 0, a forced stop */
 		v->stop_requested = true;
 		if (!strcmp(r->verb, "stop-force") || v->paused || secs <= 0) {
 			vlog(v, "stop: forced");
@@ -941,7 +941,14 @@ int vmm_spawn(struct vmm_params *p, pid_t *pid_out, struct error *err)
 	msg[strcspn(msg, "\n")] = '\0';
 	if (strncmp(msg, "ok", 2) != 0) {
 		int code = EXIT_FAIL, off = 0;
-		sscanf(msg, "err %d %n", &code, &off);
+		if (!strncmp(msg, "err ", 4)) { /* "err CODE message" */
+			char *end;
+			long c = strtol(msg + 4, &end, 10);
+			if (end > msg + 4 && c > 0 && c < 256) {
+				code = (int)c;
+				off = (int)(end - msg) + (int)strspn(end, " ");
+			}
+		}
 		waitpid(pid, NULL, 0);
 		return error_set(err, code, "cannot start VM '%s': %s", p->name, msg + off);
 	}

@@ -40,9 +40,11 @@ static int read_file(const char *path, const char *what, uint8_t **out, uint64_t
 	}
 	n = io_pread_full(fd, *out, (size_t)st.st_size, 0);
 	close(fd);
-	if (n != st.st_size) {
+	if (n != st.st_size) { /* e.g. a /sys file: its size is not what it reads */
+		int e = n < 0 ? errno : EIO;
 		free(*out);
-		return error_errno(err, n < 0 ? errno : EIO, "cannot read %s '%s'", what, path);
+		*out = NULL; /* the caller frees it too */
+		return error_errno(err, e, "cannot read %s '%s'", what, path);
 	}
 	*len = (uint64_t)st.st_size;
 	return 0;
