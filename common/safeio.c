@@ -129,17 +129,18 @@ int io_atomic_write(const char *path, const void *data, size_t len, mode_t mode,
 		return error_set(err, EXIT_USAGE, "path too long: '%s'", path);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return error_errno(err, errno, "cannot create temporary file in '%s'", dir);
+		return error_errno(err, errno, "cannot write '%s' (a temporary file in '%s')", path,
+				   dir);
 	if (fchmod(fd, mode) < 0 || io_write_full(fd, data, len) < 0 || fsync(fd) < 0) {
 		int saved = errno;
 		close(fd);
 		unlink(tmp);
-		return error_errno(err, saved, "cannot write '%s'", tmp);
+		return error_errno(err, saved, "cannot write '%s'", path);
 	}
 	if (close(fd) < 0) {
 		int saved = errno;
 		unlink(tmp);
-		return error_errno(err, saved, "cannot write '%s'", tmp);
+		return error_errno(err, saved, "cannot write '%s'", path);
 	}
 	crashpoint("atomic-write");
 	if (rename(tmp, path) < 0) {

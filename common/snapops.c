@@ -354,6 +354,7 @@ static void retarget(struct vmconfig *c, const char *vmdir, const struct journal
 }
 
 static int recover_journal(const char *vmdir, struct error *err);
+static int known_layers(struct snaptree *t, const char *vmdir, char **out, int max);
 
 int snapops_recover(const char *vmdir, struct error *err)
 {
@@ -421,17 +422,42 @@ static int recover_journal(const char *vmdir, struct error *err)
 		}
 	}
 	if (!strcmp(j->op, "delete")) {
-		/* a delete's data steps are idempotent and redone by the next delete;
-		 * what must not stay behind is a layer nothing references any more */
+		/* a delete may have merged part of a layer already: it cannot be
+		 * undone, so it is finished (every step is idempotent) */
 		struct snaptree t;
+		char u[UUID_STR_LEN];
 		if (snaptree_load(&t, vmdir, err) < 0)
 			goto out;
+		if (snaptree_by_uuid(&t, j->snap)) {
+			struct snap_delete_plan *plan = malloc(sizeof(*plan));
+			snaptree_release(&t);
+			if (!plan) {
+				error_set(err, EXIT_FAIL, "out of memory");
+				goto out;
+			}
+			r = snapops_delete(vmdir, NULL, uuid_format(j->snap, u), false, plan, err);
+			free(plan);
+			if (r < 0) {
+				error_prefix(err, "cannot finish an interrupted snapshot delete");
+				goto out;
+			}
+			/* then the files the first attempt left to remove */
+			vmconfig_free(c);
+			c = load_cfg(vmdir, err);
+			if (!c || snaptree_load(&t, vmdir, err) < 0)
+				goto out;
+		}
+		char *layers[512];
+		int nl = known_layers(&t, vmdir, layers, 512);
 		for (int i = 0; i < j->ndiscard; i++) {
-			bool used = cfg_uses(c, vmdir, j->discard[i]) || vmm_uses(vmdir, j->discard[i]) ||
-				    frozen_by_any(&t, j->discard[i]);
+			bool used = vmm_uses(vmdir, j->discard[i]);
+			for (int k = 0; k < nl && !used; k++)
+				used = !strcmp(layers[k], j->discard[i]);
 			if (!used)
 				unlink_quiet(j->discard[i]);
 		}
+		for (int k = 0; k < nl; k++)
+			free(layers[k]);
 		snaptree_release(&t);
 	}
 	rc = journal_remove(vmdir, err);
@@ -811,6 +837,23 @@ static int known_layers(struct snaptree *t, const char *vmdir, char **out, int m
 			out[n++] = now[i];
 		else
 			free(now[i]);
+	}
+	/* and every layer below those: a layer kept because several depend on
+	 * it may be named by nothing any more, and still hold their data */
+	int named = n;
+	for (int i = 0; i < named; i++) {
+		struct vhd *v = vhd_open(out[i], DISK_RDONLY | DISK_NOLOCK | DISK_FORCE, &e);
+		for (struct vhd *x = v ? v->parent : NULL; x; x = x->parent) {
+			char abs[4096];
+			bool dup = false;
+			if (!realpath(x->path, abs))
+				snprintf(abs, sizeof(abs), "%s", x->path);
+			for (int k = 0; k < n; k++)
+				dup |= !strcmp(out[k], abs);
+			if (!dup && n < max && (out[n] = strdup(abs)))
+				n++;
+		}
+		vhd_close(v);
 	}
 	return n;
 }

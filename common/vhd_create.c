@@ -266,9 +266,9 @@ int vhd_create(const char *path, const struct vhd_create_opts *o, struct error *
 	if (fchmod(fd, 0600) < 0)
 		rc = error_errno(err, errno, "cannot create '%s'", path);
 	else if (parent || o->type == VHD_TYPE_DYNAMIC)
-		rc = write_dynamic(fd, tmp, o, parent, parent_abs, dir_abs, err);
+		rc = write_dynamic(fd, path, o, parent, parent_abs, dir_abs, err); /* messages name FILE */
 	else
-		rc = write_fixed(fd, tmp, o, err);
+		rc = write_fixed(fd, path, o, err);
 	if (rc == 0)
 		crashpoint("create-written");
 	if (rc == 0 && fsync(fd) < 0)

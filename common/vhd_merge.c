@@ -305,7 +305,9 @@ int vhd_merge_prepare(struct vhd_merge *m, const char *child, const char *into,
 					 "is pending (journal '%s'): rerun that merge first",
 					 j.source[0], j.target, m->journal);
 		m->resumed = true;
-		m->copy_done = !strcmp(j.phase, "delete");
+		/* the child is still here: copy again (idempotent), as it may have
+		 * been written to since the interrupted merge copied it */
+		m->copy_done = false;
 	}
 	if (for_each_source_run(m, count_run, NULL, err) < 0)
 		return -1;

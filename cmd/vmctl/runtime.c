@@ -1,5 +1,6 @@
 /* vmctl stop, pause, resume, wait: requests to the running VMM. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,16 @@ int cmd_stop(struct cli *cli, int argc, const char **argv)
 			     sizeof(reply), &err);
 	if (rc < 0 && vm_running(vm.dir) != 1)
 		rc = 0; /* it stopped before its answer could be read: what was asked */
+	if (rc < 0 && force && err.code == EXIT_IOERR && control_vmm_pid(vm.dir) > 0) {
+		/* no room for a request file (a full file system): SIGTERM stops the
+		 * VMM just as well, after a check that the pid is still the VMM's */
+		long pid = control_vmm_pid(vm.dir);
+		if (vm_running(vm.dir) == 1 && kill((pid_t)pid, SIGTERM) == 0) {
+			cli_warn(cli, "%s; stopping VM '%s' with SIGTERM to pid %ld", err.msg, vm.name,
+				 pid);
+			rc = 0;
+		}
+	}
 	if (rc != 0) {
 		if (rc > 0)
 			error_set(&err, rc, "VM '%s': %s", vm.name, reply);
