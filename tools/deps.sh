@@ -4,7 +4,8 @@
 set -e
 PKGS="build-essential pkg-config libxml2-dev libxml2-utils libpopt-dev libjson-c-dev
       linux-libc-dev bats bats-assert bats-support qemu-utils libvhdi-utils xxd jq
-      libvirt0 cpio xz-utils libarchive-dev libssl-dev bc python3"
+      libvirt0 cpio xz-utils libarchive-dev libssl-dev bc python3
+      clang cppcheck clang-tidy valgrind"   # the last line: make fuzz, lint, valgrind
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
