@@ -85,6 +85,13 @@ $(BUILD)/guest.elf: $(GUEST_SRC) $(wildcard tests/guest/*.h) tests/guest/guest.l
 	$(CC) $(GUEST_FLAGS) -o $@ $(GUEST_SRC)
 check: $(BUILD)/guest.elf
 
+# The fault interposer the fault tests preload (tests/faultinj/faultinj.c):
+# never sanitized itself (it is preloaded into sanitized tools as well).
+$(BUILD)/faultinj.so: tests/faultinj/faultinj.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(WERROR) -fPIC -shared -o $@ $< -ldl
+check: $(BUILD)/faultinj.so
+
 # Tests: the unit binary and every bats file; tests/run-all counts results.
 check: $(BINS) $(BUILD)/unit-tests $(BUILD)/test-tool
 	BUILD=$(abspath $(BUILD)) tests/run-all

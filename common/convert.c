@@ -160,15 +160,20 @@ static int finish(struct sink *s, const struct convert_opts *o, struct error *er
 				 s->dst);
 	if (rc < 0)
 		return error_errno(err, errno, "cannot create '%s'", s->dst);
-	if (io_fsync_parent_dir(s->dst) < 0)
-		return error_errno(err, errno, "cannot sync the folder of '%s'", s->dst);
+	if (io_fsync_parent_dir(s->dst) < 0) {
+		error_errno(err, errno, "cannot sync the folder of '%s'", s->dst);
+		/* failed means not created (see vhd_create) */
+		if (!o->force && unlink(s->dst) == 0)
+			(void)io_fsync_parent_dir(s->dst);
+		return -1;
+	}
 	return 0;
 }
 
 int convert_disk(struct disk *src, const char *dst, const struct convert_opts *o,
 		 struct convert_stats *st, struct error *err)
 {
-	char dir[PATH_MAX], tmp[PATH_MAX + 32];
+	char tmp[PATH_MAX + 32];
 	struct sink s = { .dst = dst, .tmp = tmp, .fd = -1 };
 	struct stat sb;
 	uint64_t size = src->size;
@@ -191,13 +196,10 @@ int convert_disk(struct disk *src, const char *dst, const struct convert_opts *o
 					 "2040 GiB", src->path, (unsigned long long)src->size);
 	}
 	st->size = size;
-	io_dirname(dst, dir, sizeof(dir));
-	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, io_basename(dst)) >=
-	    (int)sizeof(tmp))
-		return error_set(err, EXIT_USAGE, "'%s': path too long", dst);
-	s.fd = mkostemp(tmp, O_CLOEXEC);
+	/* locked while we write it (a VHD: by vhd_open), so no sweep takes it */
+	s.fd = io_tmp_open(dst, tmp, sizeof(tmp), err);
 	if (s.fd < 0)
-		return error_errno(err, errno, "cannot create '%s'", dst);
+		return -1;
 	if (open_sink(&s, size, o, err) < 0 || copy_data(src, &s, o, st, err) < 0 ||
 	    finish(&s, o, err) < 0)
 		goto out;

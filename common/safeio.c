@@ -2,12 +2,16 @@
 
 #include "crashpoint.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 ssize_t io_pread_full(int fd, void *buf, size_t len, uint64_t off)
@@ -118,35 +122,125 @@ int io_fsync_parent_dir(const char *path)
 	return rc;
 }
 
-int io_atomic_write(const char *path, const void *data, size_t len, mode_t mode,
-		    struct error *err)
+/* ".<target>.XXXXXX" with six characters of mkstemp's alphabet: the target
+ * name into out (when it fits) */
+static bool temp_name(const char *name, char *out, size_t size)
 {
-	char dir[4096], tmp[4200];
+	size_t n = strlen(name);
+
+	if (n < 9 || name[0] != '.' || name[n - 7] != '.' || n - 8 >= size)
+		return false;
+	for (size_t i = n - 6; i < n; i++)
+		if (!isalnum((unsigned char)name[i]))
+			return false;
+	memcpy(out, name + 1, n - 8);
+	out[n - 8] = '\0';
+	return true;
+}
+
+static int sweep(const char *dir, const char *base, bool (*want)(const char *target))
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int removed = 0;
+	time_t now = time(NULL);
+	char target[256];
+
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	while ((e = readdir(d))) {
+		struct stat st;
+		int fd;
+
+		if (!temp_name(e->d_name, target, sizeof(target)) || (want && !want(target)))
+			continue;
+		if (base && strcmp(target, base)) {
+			/* a temporary of a temporary of base (vhd_create under convert) */
+			char inner[256];
+			if (!temp_name(target, inner, sizeof(inner)) || strcmp(inner, base))
+				continue;
+		}
+		fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+			    O_NOCTTY);
+		if (fd < 0)
+			continue;
+		/* a writer alive holds its lock; a fresh file may not have it yet */
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+		    now - st.st_mtime >= IO_TEMP_GRACE && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+		    unlinkat(dirfd(d), e->d_name, 0) == 0)
+			removed++;
+		close(fd);
+	}
+	closedir(d);
+	if (removed) {
+		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			(void)fsync(fd);
+			close(fd);
+		}
+	}
+	return removed;
+}
+
+int io_sweep_temps(const char *dir, const char *base)
+{
+	return sweep(dir, base, NULL);
+}
+
+int io_sweep_temps_if(const char *dir, bool (*want)(const char *target))
+{
+	return sweep(dir, NULL, want);
+}
+
+int io_tmp_open(const char *path, char *tmp, size_t size, struct error *err)
+{
+	char dir[4096];
 	int fd;
 
 	io_dirname(path, dir, sizeof(dir));
-	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, io_basename(path)) >= (int)sizeof(tmp))
+	if (snprintf(tmp, size, "%s/.%s.XXXXXX", dir, io_basename(path)) >= (int)size)
 		return error_set(err, EXIT_USAGE, "path too long: '%s'", path);
+	(void)io_sweep_temps(dir, io_basename(path));   /* left by a killed writer */
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return error_errno(err, errno, "cannot write '%s' (a temporary file in '%s')", path,
-				   dir);
-	if (fchmod(fd, mode) < 0 || io_write_full(fd, data, len) < 0 || fsync(fd) < 0) {
+		return error_errno(err, errno, "cannot create '%s' (a temporary file in '%s')",
+				   path, dir);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {  /* new: nobody else has it */
 		int saved = errno;
+		close(fd);
+		unlink(tmp);
+		return error_errno(err, saved, "cannot lock '%s'", tmp);
+	}
+	return fd;
+}
+
+int io_atomic_write(const char *path, const void *data, size_t len, mode_t mode,
+		    struct error *err)
+{
+	char tmp[4200];
+	int fd, saved;
+
+	fd = io_tmp_open(path, tmp, sizeof(tmp), err);
+	if (fd < 0)
+		return -1;
+	if (fchmod(fd, mode) < 0 || io_write_full(fd, data, len) < 0 || fsync(fd) < 0) {
+		saved = errno;
 		close(fd);
 		unlink(tmp);
 		return error_errno(err, saved, "cannot write '%s'", path);
 	}
-	if (close(fd) < 0) {
-		int saved = errno;
-		unlink(tmp);
-		return error_errno(err, saved, "cannot write '%s'", path);
-	}
 	crashpoint("atomic-write");
+	/* the lock stays until the rename, so no sweep takes the file */
 	if (rename(tmp, path) < 0) {
-		int saved = errno;
+		saved = errno;
 		unlink(tmp);
+		close(fd);
 		return error_errno(err, saved, "cannot replace '%s'", path);
+	}
+	if (close(fd) < 0) {
+		/* on Linux close after fsync reports nothing new; the data is in */
+		saved = errno;
+		return error_errno(err, saved, "cannot write '%s'", path);
 	}
 	if (io_fsync_parent_dir(path) < 0)
 		return error_errno(err, errno, "cannot sync folder of '%s'", path);

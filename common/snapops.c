@@ -62,6 +62,10 @@ static int journal_write(const char *vmdir, const struct journal *j, struct erro
 	if (j->took_saved)
 		n += (size_t)snprintf(buf + n, cap - n, "saved 1\n");
 	rc = io_atomic_write(path, buf, n, 0600, err);
+	/* written is not durable (the folder's sync failed): nothing was done
+	 * under it yet, so it goes again rather than be recovered later */
+	if (rc < 0 && unlink(path) == 0)
+		(void)io_fsync_parent_dir(path);
 	free(buf);
 	free(path);
 	return rc;
@@ -133,10 +137,65 @@ static int journal_remove(const char *vmdir, struct error *err)
 	return rc;
 }
 
+/* Put the tree's current snapshot back to what the journal says it was,
+ * writing only if it differs (so a full disk does not stop a rollback). */
+static int restore_current(const char *vmdir, const struct journal *j, struct error *err)
+{
+	char path[4200], buf[64] = "";
+	uint8_t u[16];
+	int fd;
+	ssize_t n = -1;
+
+	snprintf(path, sizeof(path), "%s/current", vmdir);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (fd < 0 && errno == ENOENT && !j->has_cur)
+		return 0;
+	if (n >= 36) {
+		buf[36] = '\0';
+		if (j->has_cur && uuid_parse(buf, u) == 0 && !memcmp(u, j->cur, 16))
+			return 0;
+	}
+	return snaptree_set_current(vmdir, j->has_cur ? j->cur : NULL, err);
+}
+
+/*
+ * The operation is complete and durable: a journal that cannot be removed
+ * now is rolled forward (a no-op) and removed by the next locking command,
+ * so that is a warning, not a failure of what was done.
+ */
+static void journal_done(const char *vmdir)
+{
+	struct error e;
+
+	error_init(&e);
+	if (journal_remove(vmdir, &e) < 0)
+		error_warn("%s (done; the next command removes the journal)", e.msg);
+}
+
 static void unlink_quiet(const char *path)
 {
 	if (unlink(path) == 0)
 		io_fsync_parent_dir(path);
+}
+
+/* unlink and make it durable (gone already is fine: its folder is synced
+ * if it is there, for an earlier unlink whose sync failed) */
+static int unlink_synced(const char *path, struct error *err)
+{
+	if (unlink(path) < 0) {
+		if (errno != ENOENT)
+			return error_errno(err, errno, "cannot remove '%s'", path);
+		if (io_fsync_parent_dir(path) < 0 && errno != ENOENT)
+			return error_errno(err, errno, "cannot sync the folder of '%s'", path);
+		return 0;
+	}
+	if (io_fsync_parent_dir(path) < 0)
+		return error_errno(err, errno, "cannot sync the folder of '%s'", path);
+	return 0;
 }
 
 static struct vmconfig *load_cfg(const char *vmdir, struct error *err)
@@ -261,6 +320,34 @@ static bool cfg_uses(const struct vmconfig *c, const char *vmdir, const char *pa
 	return false;
 }
 
+/*
+ * vm.xml could not be saved, yet it may have been replaced (its folder's sync
+ * failed after the rename): if it names every new layer, the operation is
+ * committed and must not be rolled back (that would remove layers vm.xml
+ * uses). The journal stays: the next locking command rolls it forward.
+ */
+static bool committed_anyway(const char *vmdir, const struct journal *j, struct error *err)
+{
+	struct error e;
+	struct vmconfig *c;
+	bool all = true;
+
+	error_init(&e);
+	c = load_cfg(vmdir, &e);
+	if (!c)
+		return false;
+	for (int i = 0; i < j->ndisk; i++)
+		all = all && cfg_uses(c, vmdir, j->newp[i]);
+	vmconfig_free(c);
+	if (all) {
+		size_t l = strlen(err->msg);
+		snprintf(err->msg + l, sizeof(err->msg) - l,
+			 "; vm.xml was replaced but may not be on disk: the next snapctl or "
+			 "vmctl command for this VM finishes the %s", j->op);
+	}
+	return all;
+}
+
 /* Is `path` one of the layers a running VM has open (its write layers and
  * every layer below them)? */
 static bool vmm_holds(const char *vmdir, const char *path)
@@ -301,18 +388,21 @@ static bool vmm_uses(const char *vmdir, const char *path)
 	return found;
 }
 
-static void remove_snapshot_files(const char *vmdir, const uint8_t uuid[16])
+static int remove_snapshot_files(const char *vmdir, const uint8_t uuid[16], struct error *err)
 {
 	static const char *ext[] = { ".xml", ".vsv", ".bin" };
+	int rc = 0;
 
 	for (int k = 0; k < 3; k++) {
 		char *p = snapshot_path(vmdir, uuid, ext[k]);
-		if (p) {
-			chmod(p, 0600);
-			unlink_quiet(p);
-		}
+		if (!p)
+			return error_set(err, EXIT_FAIL, "out of memory");
+		chmod(p, 0600);
+		if (rc == 0 && unlink_synced(p, err) < 0)
+			rc = -1;
 		free(p);
 	}
+	return rc;
 }
 
 /* The managed save <vm>/saved.{vsv,bin} <-> a snapshot's state files. */
@@ -356,10 +446,57 @@ static void retarget(struct vmconfig *c, const char *vmdir, const struct journal
 static int recover_journal(const char *vmdir, struct error *err);
 static int known_layers(struct snaptree *t, const char *vmdir, char **out, int max);
 
+/*
+ * Temporary files a killed command left: in the VM folder and its snapshots/
+ * (ours alone), and beside each disk those of layers this suite names
+ * (<stem>_<uuid>.avhd) and of merge journals. Only those no live writer
+ * holds (io_sweep_temps).
+ */
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* layers we name, and the merge journals and pointers (.X.merge,
+ * .X.merge-journal) vhd_merge keeps beside them */
+static bool our_disk_file(const char *target)
+{
+	return our_layer(target) ||
+	       (target[0] == '.' && (ends_with(target, ".merge") ||
+				     ends_with(target, ".merge-journal")));
+}
+
+static void sweep_temps(const char *vmdir)
+{
+	char sub[4096 + 16], dir[4096];
+	struct error e;
+	struct vmconfig *c;
+
+	(void)io_sweep_temps(vmdir, NULL);
+	if (vm_running(vmdir) == 0) {       /* a VMM killed amid a save */
+		snprintf(sub, sizeof(sub), "%s/.saved.bin.tmp", vmdir);
+		(void)unlink(sub);
+	}
+	snprintf(sub, sizeof(sub), "%s/snapshots", vmdir);
+	(void)io_sweep_temps(sub, NULL);
+	error_init(&e);
+	c = load_cfg(vmdir, &e);
+	if (!c)
+		return;
+	for (int i = 0; i < c->ndisks; i++)
+		if (c->disks[i].path)
+			(void)io_sweep_temps_if(io_dirname(c->disks[i].path, dir, sizeof(dir)),
+						our_disk_file);
+	vmconfig_free(c);
+}
+
 int snapops_recover(const char *vmdir, struct error *err)
 {
 	int done;
 
+	sweep_temps(vmdir);
 	if (recover_journal(vmdir, err) < 0)
 		return -1;
 	return snapops_run_pending(vmdir, &done, err);
@@ -412,12 +549,12 @@ static int recover_journal(const char *vmdir, struct error *err)
 			if (!strcmp(j->op, "create") && j->took_saved &&
 			    move_saved(vmdir, j->snap, false, err) < 0)
 				goto out;
-			if (!strcmp(j->op, "create"))
-				remove_snapshot_files(vmdir, j->snap);
+			if (!strcmp(j->op, "create") && remove_snapshot_files(vmdir, j->snap, err) < 0)
+				goto out;
 			for (int i = 0; i < j->ndisk; i++)
 				if (!cfg_uses(c, vmdir, j->newp[i]))
 					unlink_quiet(j->newp[i]);
-			if (snaptree_set_current(vmdir, j->has_cur ? j->cur : NULL, err) < 0)
+			if (restore_current(vmdir, j, err) < 0)
 				goto out;
 		}
 	}
@@ -477,7 +614,7 @@ int snapops_create(const char *vmdir, const char *vm, struct snap_create *cr,
 	struct snapshot *s = NULL, *parent;
 	struct journal *j = calloc(1, sizeof(*j));
 	char *vsv = NULL, *bin = NULL, *arg = NULL;
-	bool running = vm_running(vmdir) == 1, tree = false;
+	bool running = vm_running(vmdir) == 1, tree = false, cur_set = false;
 	int rc = -1;
 
 	if (!c || !j) {
@@ -568,6 +705,11 @@ int snapops_create(const char *vmdir, const char *vm, struct snap_create *cr,
 	if (j->took_saved && move_saved(vmdir, s->uuid, true, err) < 0)
 		goto rollback;
 	crashpoint("snap-create-meta");
+	/* the tree's current snapshot before the commit: a rollback, here or in
+	 * recovery, puts the old one back (the journal has it) */
+	cur_set = true;               /* a failed write may have replaced it all the same */
+	if (snaptree_set_current(vmdir, s->uuid, err) < 0)
+		goto rollback;
 	if (running) {
 		size_t cap = 2 * 4200 + (size_t)j->ndisk * 4200, n = 0;
 		char reply[600];
@@ -590,11 +732,13 @@ int snapops_create(const char *vmdir, const char *vm, struct snap_create *cr,
 	}
 	/* commit point: vm.xml names the new layers */
 	retarget(c, vmdir, j);
-	if (save_cfg(c, vmdir, err) < 0)
+	if (save_cfg(c, vmdir, err) < 0) {
+		if (committed_anyway(vmdir, j, err))
+			goto out;
 		goto rollback;
+	}
 	crashpoint("snap-create-commit");
-	if (snaptree_set_current(vmdir, s->uuid, err) < 0 || journal_remove(vmdir, err) < 0)
-		goto out;
+	journal_done(vmdir);
 	memcpy(cr->uuid, s->uuid, 16);
 	cr->online = s->online;
 	rc = 0;
@@ -605,10 +749,12 @@ rollback:
 		if (!running || !vmm_uses(vmdir, j->newp[0])) {
 			if (j->took_saved)
 				move_saved(vmdir, s->uuid, false, &e2);
-			remove_snapshot_files(vmdir, s->uuid);
+			remove_snapshot_files(vmdir, s->uuid, &e2);
 			for (int i = 0; i < j->ndisk; i++)
 				unlink_quiet(j->newp[i]);
-			journal_remove(vmdir, &e2);
+			/* the journal stays if the old current cannot be put back */
+			if (!cur_set || restore_current(vmdir, j, &e2) == 0)
+				journal_remove(vmdir, &e2);
 		}
 	}
 out:
@@ -650,7 +796,7 @@ int snapops_apply(const char *vmdir, const char *vm, struct snap_apply *a, struc
 	struct vmconfig *c = NULL, *nc = NULL;
 	struct snapshot *s;
 	uint8_t branch[16];
-	bool tree = false;
+	bool tree = false, cur_set = false;
 	int rc = -1;
 
 	if (!j)
@@ -732,28 +878,40 @@ int snapops_apply(const char *vmdir, const char *vm, struct snap_apply *a, struc
 			goto rollback;
 		crashpoint("snap-apply-layer");
 	}
-	/* commit point: vm.xml is the snapshot's configuration on fresh layers */
 	for (int d = 0; d < nc->ndisks && d < j->ndisk; d++)
 		if (vmconfig_set_str(&nc->disks[d].path, j->newp[d], err) < 0)
 			goto rollback;
-	if (save_cfg(nc, vmdir, err) < 0)
-		goto rollback;
-	crashpoint("snap-apply-commit");
+	/* current before the commit: a rollback puts the old one back */
+	cur_set = true;               /* a failed write may have replaced it all the same */
 	if (snaptree_set_current(vmdir, s->uuid, err) < 0)
-		goto out;
-	for (int i = 0; i < j->ndiscard; i++)
-		unlink_quiet(j->discard[i]);
-	/* a managed save belonged to the "now" just discarded */
-	{
-		char sv[4200];
-		snprintf(sv, sizeof(sv), "%s/saved.vsv", vmdir);
-		unlink_quiet(sv);
-		snprintf(sv, sizeof(sv), "%s/saved.bin", vmdir);
-		chmod(sv, 0600);
-		unlink_quiet(sv);
+		goto rollback;
+	/* commit point: vm.xml is the snapshot's configuration on fresh layers */
+	if (save_cfg(nc, vmdir, err) < 0) {
+		if (committed_anyway(vmdir, j, err))
+			goto out;
+		goto rollback;
 	}
-	if (journal_remove(vmdir, err) < 0)
-		goto out;
+	crashpoint("snap-apply-commit");
+	/* the discarded layers, and a managed save of the "now" just discarded
+	 * (never to be resumed over the snapshot): gone for good, or the
+	 * journal stays and the next command removes them again */
+	{
+		struct error e2;
+		char sv[4200], sb[4200];
+		int bad = 0;
+		error_init(&e2);
+		for (int i = 0; i < j->ndiscard && !bad; i++)
+			bad = unlink_synced(j->discard[i], &e2) < 0;
+		snprintf(sv, sizeof(sv), "%s/saved.vsv", vmdir);
+		snprintf(sb, sizeof(sb), "%s/saved.bin", vmdir);
+		chmod(sb, 0600);
+		if (!bad)
+			bad = unlink_synced(sv, &e2) < 0 || unlink_synced(sb, &e2) < 0;
+		if (bad)
+			error_warn("%s (done; the next command removes the journal)", e2.msg);
+		else
+			journal_done(vmdir);
+	}
 	/* then the guest, as asked (online snapshots resume by default) */
 	enum snap_run run = a->run;
 	if (run == SNAP_RUN_DEFAULT)
@@ -780,7 +938,8 @@ rollback:
 		struct error e2;
 		for (int i = 0; i < j->ndisk; i++)
 			unlink_quiet(j->newp[i]);
-		journal_remove(vmdir, &e2);
+		if (!cur_set || restore_current(vmdir, j, &e2) == 0)
+			journal_remove(vmdir, &e2);
 	}
 out:
 	if (tree)
@@ -1155,16 +1314,18 @@ int snapops_delete(const char *vmdir, const char *vm, const char *spec, bool dry
 	for (int d = 0; d < s->ndisks; d++)
 		if (act[d].pending && pending_add(vmdir, act[d].l, act[d].c, err) < 0)
 			goto out;
-	remove_snapshot_files(vmdir, s->uuid);
+	if (remove_snapshot_files(vmdir, s->uuid, err) < 0)
+		goto out;                  /* the journal stays: recovery finishes */
 	crashpoint("snap-delete-meta");
 	/* 3. files nothing references any more */
 	for (int d = 0; d < s->ndisks; d++) {
-		if (act[d].merge)
-			unlink_quiet(act[d].c);
-		if (act[d].remove)
-			unlink_quiet(act[d].l);
+		if (act[d].merge && unlink_synced(act[d].c, err) < 0)
+			goto out;
+		if (act[d].remove && unlink_synced(act[d].l, err) < 0)
+			goto out;
 	}
-	rc = journal_remove(vmdir, err);
+	journal_done(vmdir);
+	rc = 0;
 out:
 	for (int i = 0; i < nl; i++)
 		free(layers[i]);

@@ -657,6 +657,29 @@ static int put_data(struct vhd *v, struct wsrc src, size_t n, uint64_t at, struc
 }
 
 /*
+ * An allocation that failed before its BAT entry was written: put the footer
+ * back where it was and cut the file there, so a failed write (ENOSPC, EIO)
+ * leaves the file as it found it rather than a leak for check to report. The
+ * old footer's sector is still allocated, so this needs no new space; footer
+ * before truncate keeps the file valid if a crash comes in between (the next
+ * writer's recover_tail finishes it). Best effort: the caller's error stands.
+ */
+static void allocation_undo(struct vhd *v, uint64_t old_next_free, uint64_t old_file_size)
+{
+	struct error ignored;
+
+	error_init(&ignored);
+	v->next_free = old_next_free;
+	v->file_size = old_file_size;
+	if (write_trailing_footer(v, old_next_free, &ignored) < 0 ||
+	    ftruncate(v->fd, (off_t)(old_next_free + VHD_FOOTER_SIZE)) < 0)
+		return;
+	v->file_size = old_next_free + VHD_FOOTER_SIZE;
+	if (!(v->flags & DISK_NOSYNC))
+		(void)fdatasync(v->fd);
+}
+
+/*
  * New block. The footer moves to the new end first, so the file is a valid
  * VHD at every instant (every reader, also those that only look at EOF, can
  * open it); then data, bitmap and BAT entry in that order, each durable
@@ -675,11 +698,13 @@ static int allocate_block(struct vhd *v, uint32_t blk, uint32_t in, struct wsrc 
 	if (bm_off / VHD_SECTOR > UINT32_MAX - 1)
 		return error_set(err, EXIT_IOERR, "'%s': no room for block %u: VHD block offsets "
 				 "end at 2 TiB", v->path, blk);
+	uint64_t old_next_free = v->next_free, old_file_size = v->file_size;
 	bm = calloc(1, v->bitmap_bytes);
 	if (!bm)
 		return error_set(err, EXIT_FAIL, "out of memory");
 	if (write_trailing_footer(v, end, err) < 0) {
 		free(bm);
+		allocation_undo(v, old_next_free, old_file_size);
 		return -1;
 	}
 	v->next_free = end;              /* from here on the space is ours (or leaked) */
@@ -687,6 +712,7 @@ static int allocate_block(struct vhd *v, uint32_t blk, uint32_t in, struct wsrc 
 	crashpoint("alloc-footer");
 	if (put_data(v, src, n, data_off + in, err) < 0) {
 		free(bm);
+		allocation_undo(v, old_next_free, old_file_size);
 		return -1;
 	}
 	crashpoint("alloc-data");
@@ -701,13 +727,22 @@ static int allocate_block(struct vhd *v, uint32_t blk, uint32_t in, struct wsrc 
 	     error_errno(err, errno, "cannot write '%s'", v->path)) ||
 	    sync_step(v, err) < 0) {
 		free(bm);
+		allocation_undo(v, old_next_free, old_file_size);
 		return -1;
 	}
 	crashpoint("alloc-bitmap");
 	put_be32(ent, (uint32_t)(bm_off / VHD_SECTOR));
 	if (io_pwrite_full(v->fd, ent, 4, v->header.table_offset + (uint64_t)blk * 4) < 0) {
+		int saved = errno;
+		uint8_t now[4];
 		free(bm);
-		return error_errno(err, errno, "cannot write the block table of '%s'", v->path);
+		/* undone only when the entry still reads unused: a BAT entry that
+		 * did reach the file names a complete block (data and bitmap are
+		 * durable), and the footer must then stay past it */
+		if (io_pread_full(v->fd, now, 4, v->header.table_offset + (uint64_t)blk * 4) == 4 &&
+		    get_be32(now) == VHD_BAT_UNUSED)
+			allocation_undo(v, old_next_free, old_file_size);
+		return error_errno(err, saved, "cannot write the block table of '%s'", v->path);
 	}
 	crashpoint("alloc-bat");
 	free(v->bitmaps[blk]);

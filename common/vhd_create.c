@@ -257,12 +257,9 @@ int vhd_create(const char *path, const struct vhd_create_opts *o, struct error *
 		error_errno(err, errno, "cannot use folder '%s'", dir);
 		goto out;
 	}
-	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, io_basename(path));
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		error_errno(err, errno, "cannot create '%s'", path);
+	fd = io_tmp_open(path, tmp, sizeof(tmp), err);   /* locked until closed, after the rename */
+	if (fd < 0)
 		goto out;
-	}
 	if (fchmod(fd, 0600) < 0)
 		rc = error_errno(err, errno, "cannot create '%s'", path);
 	else if (parent || o->type == VHD_TYPE_DYNAMIC)
@@ -286,8 +283,13 @@ int vhd_create(const char *path, const struct vhd_create_opts *o, struct error *
 		else if (rc < 0)
 			error_errno(err, errno, "cannot create '%s'", path);
 	}
-	if (rc == 0 && io_fsync_parent_dir(path) < 0)
+	if (rc == 0 && io_fsync_parent_dir(path) < 0) {
 		rc = error_errno(err, errno, "cannot sync the folder of '%s'", path);
+		/* failed means not created: the new name goes again (not one --force
+		 * replaced, whose old content is gone either way) */
+		if (!o->force && unlink(path) == 0)
+			(void)io_fsync_parent_dir(path);
+	}
 	if (rc < 0)
 		unlink(tmp);
 out:

@@ -352,6 +352,17 @@ static int finish_journal(const char *journal, struct error *err)
 	return 0;
 }
 
+/* The target may hold part of the merge now: say so, and how to finish. */
+static void partly_merged(const struct vhd_merge *m, struct error *err)
+{
+	size_t l = strlen(err->msg);
+
+	snprintf(err->msg + l, sizeof(err->msg) - l,
+		 "; '%s' is partly merged (journal '%s'): '%s' still reads as before, "
+		 "rerun the merge to finish it", m->target->path, m->journal,
+		 m->sources[0]->path);
+}
+
 int vhd_merge_run(struct vhd_merge *m, bool keep, unsigned flags, struct error *err)
 {
 	struct copy_ctx c = { 0 };
@@ -373,20 +384,28 @@ int vhd_merge_run(struct vhd_merge *m, bool keep, unsigned flags, struct error *
 				 err);
 		if (!c.dst)
 			return -1;
-		if (!m->resumed && write_journal(m, "copy", keep, err) < 0)
+		if (!m->resumed && write_journal(m, "copy", keep, err) < 0) {
+			(void)finish_journal(m->journal, &(struct error){ 0 }); /* nothing copied */
 			goto out;
+		}
 		if (!m->resumed) {
 			char ptr[PATH_MAX + 32];
 			pointer_path_for(paths[0], ptr, sizeof(ptr));
-			if (io_atomic_write(ptr, m->journal, strlen(m->journal), 0600, err) < 0)
+			if (io_atomic_write(ptr, m->journal, strlen(m->journal), 0600, err) < 0) {
+				(void)finish_journal(m->journal, &(struct error){ 0 }); /* nothing copied */
 				goto out;
+			}
 		}
 		crashpoint("merge-journal");
-		if (for_each_source_run(m, copy_run, &c, err) < 0 || vhd_flush(c.dst, err) < 0)
+		if (for_each_source_run(m, copy_run, &c, err) < 0 || vhd_flush(c.dst, err) < 0) {
+			partly_merged(m, err);
 			goto out;
+		}
 		crashpoint("merge-synced");
-		if (write_journal(m, "delete", keep, err) < 0)
+		if (write_journal(m, "delete", keep, err) < 0) {
+			partly_merged(m, err);
 			goto out;
+		}
 		vhd_close(c.dst);
 		c.dst = NULL;
 	}

@@ -227,6 +227,25 @@ static int write_header_bat(struct vm_file *f, uint64_t table_offset, uint32_t e
 	return 0;
 }
 
+/*
+ * A table growth that failed before the header named the new table (ENOSPC
+ * while writing it, say): the footer goes back to where it was and the file
+ * is cut there, so the image is as it was, not longer by a leak. The old
+ * footer's sector is allocated, so this needs no new space. Best effort; the
+ * caller's error stands (vm_fix_tail on the next open finishes it).
+ */
+static void grow_bat_undo(struct vm_file *f, uint64_t old_next_free)
+{
+	struct vhd *v = f->v;
+	struct error ignored;
+
+	error_init(&ignored);
+	v->next_free = old_next_free;
+	if (vm_write(f, v->footer_raw, VHD_FOOTER_SIZE, old_next_free, &ignored) == 0 &&
+	    vm_truncate(f, old_next_free + VHD_FOOTER_SIZE, &ignored) == 0)
+		(void)vm_datasync(f, &ignored);
+}
+
 /* The table needs `need` entries, more than max_entries: extend or move it. */
 static int grow_bat(struct vm_file *f, uint32_t need, struct vhd_resize_result *r,
 		    struct error *err)
@@ -235,6 +254,7 @@ static int grow_bat(struct vm_file *f, uint32_t need, struct vhd_resize_result *
 	uint64_t tbl = v->header.table_offset, limit = UINT64_MAX;
 	uint64_t old_bytes = VM_ALIGN_UP((uint64_t)v->header.max_entries * 4, VHD_SECTOR);
 	uint64_t new_bytes = VM_ALIGN_UP((uint64_t)need * 4, VHD_SECTOR);
+	uint64_t old_next_free = v->next_free;
 	struct vm_region *rg;
 	size_t n;
 	uint8_t *t;
@@ -266,8 +286,10 @@ static int grow_bat(struct vm_file *f, uint32_t need, struct vhd_resize_result *
 		if (vm_write(f, t, tbl + new_bytes - from, from, err) < 0)
 			goto fail;
 		crashpoint("resize-bat-extend");
-		if (vm_datasync(f, err) < 0 || write_header_bat(f, tbl, need, err) < 0)
+		if (vm_datasync(f, err) < 0)
 			goto fail;
+		if (write_header_bat(f, tbl, need, err) < 0)
+			goto fail_header;
 		r->bat = VHD_BAT_EXTENDED;
 	} else {
 		/* a new, larger table at the end of the file, the footer after it */
@@ -288,13 +310,30 @@ static int grow_bat(struct vm_file *f, uint32_t need, struct vhd_resize_result *
 		if (vm_write(f, t, new_bytes, nt, err) < 0)
 			goto fail;
 		crashpoint("resize-bat-copy");
-		if (vm_datasync(f, err) < 0 || write_header_bat(f, nt, need, err) < 0)
+		if (vm_datasync(f, err) < 0)
 			goto fail;
+		if (write_header_bat(f, nt, need, err) < 0)
+			goto fail_header;
 		r->bat = VHD_BAT_MOVED;
 	}
 	free(t);
 	return 0;
+fail_header:
+	/* the header may name the new table: undone only when it still reads
+	 * as before (the new table must stay if the header reached the file) */
+	{
+		uint8_t hb[VHD_HEADER_SIZE];
+		struct error e2;
+		error_init(&e2);
+		if (vm_read(f, hb, sizeof(hb), v->footer.data_offset, &e2) < 0 ||
+		    get_be64(hb + 16) != v->header.table_offset ||
+		    get_be32(hb + 28) != v->header.max_entries) {
+			free(t);
+			return -1;
+		}
+	}
 fail:
+	grow_bat_undo(f, old_next_free);
 	free(t);
 	return -1;
 }

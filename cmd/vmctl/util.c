@@ -141,9 +141,12 @@ int vmctl_store_new(struct cli *cli, struct store *st, const struct vmconfig *cf
 		return -1;
 	if (!(dir = store_vm_dir(st, cfg->name, err)))
 		return -1;
-	if (store_mkdir(dir, err) < 0 ||
-	    oplock_acquire(&l, dir, cli->prog, cli->verb, wait_secs, err) < 0)
+	if (store_mkdir(dir, err) < 0)
 		goto out;
+	if (oplock_acquire(&l, dir, cli->prog, cli->verb, wait_secs, err) < 0) {
+		(void)rmdir(dir);      /* only if empty: nobody else's */
+		goto out;
+	}
 	/* another define may have won the race while we waited */
 	if (store_vm_exists(st, cfg->name)) {
 		error_set(err, EXIT_CANTCREAT, "VM '%s' already exists in '%s'", cfg->name,
@@ -153,6 +156,13 @@ int vmctl_store_new(struct cli *cli, struct store *st, const struct vmconfig *cf
 	snprintf(path, sizeof(path), "%s/vm.xml", dir);
 	rc = vmconfig_save(cfg, path, err);
 out:
+	if (rc < 0 && l.fd >= 0 && !store_vm_exists(st, cfg->name)) {
+		/* no VM came of it (a full disk, say): leave no empty folder behind;
+		 * the lock goes while held, then the folder if nothing else is in it */
+		snprintf(path, sizeof(path), "%s/op.lock", dir);
+		if (unlink(path) == 0 && rmdir(dir) == 0)
+			(void)io_fsync_parent_dir(dir);
+	}
 	oplock_release(&l);
 	free(dir);
 	return rc;

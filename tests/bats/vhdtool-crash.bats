@@ -99,3 +99,40 @@ after_crash() {
 		refute_output --partial "error:"
 	done
 }
+
+@test "temporary files a killed create, convert or merge left are swept by the next one" {
+	vhdtool create -q -b 64K base.vhd 1M
+	printf data | vhdtool write base.vhd 0
+	# create: its temporary is complete but never renamed
+	run env VMSNAP_CRASHPOINT=create-temp vhdtool create -b 64K d.vhd 1M
+	[ "$status" -eq 137 ]
+	# convert: its own temporary and the one vhd_create made inside it
+	run env VMSNAP_CRASHPOINT=create-temp vhdtool convert base.vhd out.vhd
+	[ "$status" -eq 137 ]
+	# merge: a journal replaced through a temporary
+	vhdtool create -q -p base.vhd c.avhd
+	printf more | vhdtool write c.avhd 65536
+	run env VMSNAP_CRASHPOINT=atomic-write vhdtool merge c.avhd
+	[ "$status" -eq 137 ]
+	run ls -A
+	assert_output --regexp '\.d\.vhd\.[A-Za-z0-9]{6}'
+	assert_output --regexp '\.out\.vhd\.[A-Za-z0-9]{6}'
+	# a writer still alive holds its temporary locked: never taken
+	: > .out.vhd.LIVE01
+	flock -o .out.vhd.LIVE01 sleep 20 &       # -o: flock itself holds it, not sleep
+	local holder=$!
+	# fresh leftovers are left alone for 2 s (a writer locks its file right
+	# after making it); age them rather than wait
+	touch -d '-1 min' .??*
+	run_vhdtool 0 create -b 64K d.vhd 1M
+	run_vhdtool 0 convert base.vhd out.vhd
+	run_vhdtool 0 merge c.avhd                            # resumes, then replaces its journal
+	run ls -A
+	assert_output "$(printf '%s\n' .out.vhd.LIVE01 base.vhd d.vhd out.vhd)"
+	kill "$holder"
+	wait "$holder" || true
+	run_vhdtool 0 convert --force base.vhd out.vhd
+	run ls -A
+	assert_output "$(printf '%s\n' base.vhd d.vhd out.vhd)"
+	[ "$(vhdtool read base.vhd 65536 4)" = more ]
+}
