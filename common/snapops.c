@@ -492,6 +492,21 @@ static void sweep_temps(const char *vmdir)
 	vmconfig_free(c);
 }
 
+/* A monitor killed amid a managed save leaves saved.bin without the
+ * saved.vsv it writes last: no saved state, only space to give back. (After
+ * journal recovery, which may move a managed save back from a snapshot.) */
+static void drop_half_save(const char *vmdir)
+{
+	char vsv[4200], bin[4200];
+	struct stat st;
+
+	snprintf(vsv, sizeof(vsv), "%s/saved.vsv", vmdir);
+	snprintf(bin, sizeof(bin), "%s/saved.bin", vmdir);
+	if (vm_running(vmdir) == 0 && lstat(vsv, &st) < 0 && errno == ENOENT &&
+	    lstat(bin, &st) == 0 && S_ISREG(st.st_mode) && unlink(bin) == 0)
+		(void)io_fsync_parent_dir(bin);
+}
+
 int snapops_recover(const char *vmdir, struct error *err)
 {
 	int done;
@@ -499,6 +514,7 @@ int snapops_recover(const char *vmdir, struct error *err)
 	sweep_temps(vmdir);
 	if (recover_journal(vmdir, err) < 0)
 		return -1;
+	drop_half_save(vmdir);
 	return snapops_run_pending(vmdir, &done, err);
 }
 

@@ -635,14 +635,16 @@ int vm_status_read(const char *vmdir, struct vm_status *s, struct error *err)
 		s->started = (time_t)read_number(vmdir, "run/started");
 		return 0;
 	}
-	snprintf(path, sizeof(path), "%s/run", vmdir);
-	if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		s->state = VM_STATE_CRASHED;
+	/* a complete managed save first: start resumes it, also when the
+	 * monitor died right after writing it (and left run/ behind) */
+	snprintf(path, sizeof(path), "%s/saved.vsv", vmdir);
+	if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		s->state = VM_STATE_SAVED;
 		return 0;
 	}
-	snprintf(path, sizeof(path), "%s/saved.vsv", vmdir);
-	if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode))
-		s->state = VM_STATE_SAVED;
+	snprintf(path, sizeof(path), "%s/run", vmdir);
+	if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		s->state = VM_STATE_CRASHED;
 	else
 		s->state = VM_STATE_STOPPED;
 	return 0;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "crashpoint.h"
 #include "disk.h"
 #include "kvm.h"
 #include "safeio.h"
@@ -322,22 +323,28 @@ static int do_save(struct vmm *v, char *msg, size_t msgsz, struct error *err)
 	if (machine_save_state(v->m, cfg, &w, err) < 0)
 		goto undo;
 	/* an older managed save goes first: never an old .vsv beside a new .bin */
-	unlink(vsv);
-	io_fsync_parent_dir(vsv);
+	if ((unlink(vsv) < 0 && errno != ENOENT) || io_fsync_parent_dir(vsv) < 0) {
+		error_errno(err, errno, "cannot remove the older '%s'", vsv);
+		goto undo;
+	}
+	crashpoint("vmm-save-begin");
 	t_state = mono();
 	if (machine_save_ram(v->m, tmp, false, &child, &written, err) < 0)
 		goto undo;
+	crashpoint("vmm-save-ram");
 	chmod(tmp, 0400);
 	if (rename(tmp, bin) < 0) {
 		error_errno(err, errno, "cannot create '%s'", bin);
 		unlink(tmp);
 		goto undo;
 	}
+	crashpoint("vmm-save-bin");
 	/* the .vsv last: its presence says a complete saved state exists */
 	if (vsv_writer_save(&w, vsv, err) < 0) {
 		unlink(bin);
 		goto undo;
 	}
+	crashpoint("vmm-save-state");
 	vlog(v, "saved: state %.1f ms, %llu bytes of RAM in %.1f ms", (t_state - t0) * 1000,
 	     (unsigned long long)written, (mono() - t_state) * 1000);
 	snprintf(msg, msgsz, "saved (%llu bytes of RAM written; guest stopped for %.1f ms)",

@@ -117,3 +117,39 @@ make_state() {
 	run_tool 66 vmctl save nope
 	run_tool 66 vmctl start --from-state /nonexistent.vsv g
 }
+
+@test "kill -9 of the monitor at each step of a save: a complete saved state or none, never a broken one" {
+	requires_kvm
+	vhdtool create -q -b 64K d.vhd 16M
+	guest_vm g 1 "$W/d.vhd"
+	local point state
+	for point in vmm-save-begin vmm-save-ram vmm-save-bin vmm-save-state; do
+		rm -f "$VMCTL_ROOT/g/console.log"
+		VMSNAP_CRASHPOINT=$point vmctl start g
+		wait_console g "vmsnap-guest 1 ready" 30
+		guest g fill 9 16 >/dev/null
+		run vmctl save g
+		[ "$status" -ne 0 ] || { echo "$point: save exited 0: $output"; false; }
+		for _ in $(seq 50); do [ "$(vmctl status --json g | jq -r .state)" != running ] && break; sleep 0.1; done
+		state=$(vmctl status --json g | jq -r .state)
+		# the state file is written last: only a kill after it leaves a saved
+		# VM; before it, the monitor died as in a crash (and says so)
+		case $point in
+		vmm-save-state) [ "$state" = saved ] || { echo "$point: $state"; false; } ;;
+		*) [ "$state" = crashed ] || { echo "$point: $state"; false; } ;;
+		esac
+		run_tool 0 vmctl start g                      # takes the lock: sweeps what the kill left
+		run ls -A "$VMCTL_ROOT/g"
+		refute_output --partial .saved.bin.tmp
+		refute_output --partial saved.vsv
+		refute_output --partial saved.bin
+		if [ "$state" = saved ]; then
+			[ "$(guest g verify 9 16)" = ok ] || { echo "$point: RAM not resumed"; false; }
+		else
+			wait_console g "vmsnap-guest 1 ready" 30    # booted afresh
+		fi
+		run_tool 0 vmctl stop --force g
+		vmctl wait --timeout 20 g
+		run_tool 0 vhdtool check d.vhd
+	done
+}
