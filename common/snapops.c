@@ -21,6 +21,10 @@
 #include "vhd_modify.h"
 #include "vmm.h"
 
+/* files a journal can name as garbage: a layer per disk, or a layer and the
+ * middle layers only it kept alive (delete) */
+#define JOURNAL_MAX_DISCARD (VMCONFIG_MAX_DISKS * 4)
+
 #define JMAX 64
 
 struct journal {
@@ -31,7 +35,7 @@ struct journal {
 	int ndisk;
 	char oldp[VMCONFIG_MAX_DISKS][4096], newp[VMCONFIG_MAX_DISKS][4096];
 	int ndiscard;
-	char discard[VMCONFIG_MAX_DISKS][4096];
+	char discard[JOURNAL_MAX_DISCARD][4096];
 	bool took_saved;     /* create: the VM's managed save became the snapshot's state */
 };
 
@@ -111,7 +115,7 @@ static int journal_read(const char *vmdir, struct journal *j, struct error *err)
 			snprintf(j->oldp[j->ndisk], 4096, "%s", v);
 			snprintf(j->newp[j->ndisk], 4096, "%s", t);
 			j->ndisk++;
-		} else if (!strcmp(line, "discard") && j->ndiscard < VMCONFIG_MAX_DISKS) {
+		} else if (!strcmp(line, "discard") && j->ndiscard < JOURNAL_MAX_DISCARD) {
 			snprintf(j->discard[j->ndiscard++], 4096, "%s", v);
 		} else if (!strcmp(line, "saved")) {
 			j->took_saved = true;
@@ -1190,6 +1194,46 @@ int snapops_run_pending(const char *vmdir, int *done, struct error *err)
 	return rc;
 }
 
+/*
+ * Removing layer L (nothing depends on it) may leave its parent with no
+ * child and no snapshot: a middle layer an earlier delete kept for L alone.
+ * Such parents go too, up the chain while that holds: each a layer the suite
+ * made, no snapshot's and not "now", not open in the VMM, and with no other
+ * child among the VM's layers. Their paths are added to gone[] (*ngone).
+ */
+static void orphaned_parents(const char *vmdir, const struct snaptree *t, const struct vmconfig *c,
+			     const char *L, char **layers, int nl, char (*gone)[4096], int *ngone,
+			     int max)
+{
+	uint8_t cu[16], cp[16], pu[16], pp[16], ku[16], kp[16];
+	bool cdiff, pdiff, kdiff;
+	char cur[4096];
+
+	snprintf(cur, sizeof(cur), "%s", L);
+	while (*ngone < max && layer_ids(cur, cu, cp, &cdiff) == 0 && cdiff) {
+		const char *P = NULL;
+		for (int i = 0; i < nl && !P; i++)
+			if (layer_ids(layers[i], pu, pp, &pdiff) == 0 && !memcmp(pu, cp, 16))
+				P = layers[i];
+		if (!P || !our_layer(P) || cfg_uses(c, vmdir, P) || vmm_uses(vmdir, P))
+			return;
+		for (int i = 0; i < t->n; i++)
+			for (int k = 0; k < t->v[i]->ndisks; k++)
+				if (!strcmp(t->v[i]->disks[k].file, P))
+					return;
+		for (int i = 0; i < nl; i++) {
+			bool going = !strcmp(layers[i], cur);
+			for (int g = 0; g < *ngone && !going; g++)
+				going = !strcmp(layers[i], gone[g]);
+			if (!going && strcmp(layers[i], P) &&
+			    layer_ids(layers[i], ku, kp, &kdiff) == 0 && kdiff && !memcmp(kp, pu, 16))
+				return;         /* another child still needs P */
+		}
+		snprintf(gone[(*ngone)++], 4096, "%s", P);
+		snprintf(cur, sizeof(cur), "%s", P);
+	}
+}
+
 int snapops_delete(const char *vmdir, const char *vm, const char *spec, bool dry_run,
 		   struct snap_delete_plan *plan, struct error *err)
 {
@@ -1219,6 +1263,8 @@ int snapops_delete(const char *vmdir, const char *vm, const char *spec, bool dry
 	}
 	/* the disk layers: merge a frozen layer with its only child */
 	struct { char l[4096], c[4096]; bool merge, pending, remove; } act[VMCONFIG_MAX_DISKS];
+	static char extra[JOURNAL_MAX_DISCARD - VMCONFIG_MAX_DISKS][4096];
+	int nextra = 0;
 	memset(act, 0, sizeof(act));
 	for (int d = 0; d < s->ndisks; d++) {
 		const char *L = s->disks[d].file;
@@ -1262,10 +1308,19 @@ int snapops_delete(const char *vmdir, const char *vm, const char *spec, bool dry
 				plan_line(plan, "merge '%s' into '%s', then remove it", child, L);
 			}
 		} else if (nchild == 0 && our_layer(L)) {
+			int before = nextra;
 			act[d].remove = true;
 			plan->nremoved++;
 			plan->bytes_freed += file_size(L);
 			plan_line(plan, "remove '%s' (nothing depends on it)", L);
+			orphaned_parents(vmdir, &t, c, L, layers, nl, extra, &nextra,
+					 JOURNAL_MAX_DISCARD - VMCONFIG_MAX_DISKS);
+			for (int g = before; g < nextra; g++) {
+				plan->nremoved++;
+				plan->bytes_freed += file_size(extra[g]);
+				plan_line(plan, "remove '%s' (only '%s' depended on it)", extra[g],
+					  g == before ? L : extra[g - 1]);
+			}
 		} else {
 			plan->nkept++;
 			plan_line(plan, "keep '%s' (%d layers depend on it)", L, nchild);
@@ -1296,6 +1351,8 @@ int snapops_delete(const char *vmdir, const char *vm, const char *spec, bool dry
 	for (int d = 0; d < s->ndisks; d++)
 		if (act[d].merge || act[d].remove)
 			snprintf(j->discard[j->ndiscard++], 4096, "%s", act[d].merge ? act[d].c : act[d].l);
+	for (int g = 0; g < nextra; g++)
+		snprintf(j->discard[j->ndiscard++], 4096, "%s", extra[g]);
 	rc = journal_write(vmdir, j, err);
 	free(j);
 	if (rc < 0)
@@ -1340,6 +1397,9 @@ int snapops_delete(const char *vmdir, const char *vm, const char *spec, bool dry
 		if (act[d].remove && unlink_synced(act[d].l, err) < 0)
 			goto out;
 	}
+	for (int g = 0; g < nextra; g++)           /* children before parents */
+		if (unlink_synced(extra[g], err) < 0)
+			goto out;
 	journal_done(vmdir);
 	rc = 0;
 out:

@@ -267,3 +267,34 @@ two() {
 	holds "$(src)" v.model
 	sound
 }
+
+@test "delete: a middle layer an earlier delete kept goes with the last layer that needed it" {
+	mkvm
+	put 1 0 65536
+	snapctl create v S0 >/dev/null               # froze v.vhd; now X
+	put 2 65536 65536
+	snapctl create v S1 >/dev/null               # froze X; now Y
+	local X Y
+	X=$(snapctl show --json v S1 | jq -r '.disks[0].file')
+	put 3 0 4096
+	snapctl create v S2 >/dev/null               # froze Y
+	Y=$(snapctl show --json v S2 | jq -r '.disks[0].file')
+	snapctl apply -y v S1 >/dev/null             # now: a new child of X
+	run_tool 0 snapctl delete v S1               # X has two children: kept, no snapshot's
+	assert_output --partial "keep '$X' (2 layers depend on it)"
+	[ -e "$X" ]
+	snapctl apply -y v S0 >/dev/null             # X's other child (now) is discarded
+	run_tool 0 snapctl delete --dry-run v S2
+	assert_output --partial "remove '$Y' (nothing depends on it)"
+	assert_output --partial "remove '$X' (only '$Y' depended on it)"
+	run_tool 0 snapctl delete v S2
+	[ ! -e "$Y" ] && [ ! -e "$X" ]
+	# every layer left is in the chain of now or of a snapshot
+	local used f
+	used=$( { chain "$(src)"; for s in $(snapctl list -H v | cut -f1); do
+		chain "$(snapctl show --json v "$s" | jq -r '.disks[0].file')"; done; } | tr ' ' '\n' | sort -u)
+	for f in $(ls disks); do
+		grep -qx "$f" <<<"$used" || { echo "orphan layer $f"; false; }
+	done
+	sound
+}
