@@ -143,6 +143,20 @@ int vhd_parent_name(const struct vhd *v, char *out, size_t size);
  */
 int vhd_open_parent(struct vhd *v, unsigned flags, struct error *err);
 
+/* One path vhd_open_parent looks at, and where it came from ("W2ru", "W2ku",
+ * "Wi2r", "parent name"). */
+#define VHD_MAX_PARENT_CANDIDATES 12
+struct vhd_parent_candidate {
+	char path[4096];
+	const char *how;
+};
+/*
+ * The paths vhd_open_parent tries for v's parent, in its order, duplicates
+ * dropped: fills at most VHD_MAX_PARENT_CANDIDATES entries of c and returns
+ * their number (0: no usable locator or name).
+ */
+int vhd_parent_candidates(struct vhd *v, struct vhd_parent_candidate *c);
+
 /* ---- creation (vhd_create.c) ---- */
 
 struct vhd_create_opts {
