@@ -65,11 +65,24 @@ static const char *new_disk_path(struct imp *p, const char *path)
 	return NULL;
 }
 
+/* The kernel or initrd member the stream's XML meant by `path` → its new
+ * location in <vm>/boot/; NULL: the stream does not hold it (a stream made
+ * before boot members, or the file was missing on export). */
+static const char *new_boot_path(struct imp *p, enum mtype type, const char *path)
+{
+	for (int i = 0; path && i < p->n; i++)
+		for (int k = 0; p->m[i].type == type && k < p->m[i].nsrc; k++)
+			if (!strcmp(p->m[i].src[k], path))
+				return p->m[i].final;
+	return NULL;
+}
+
 /* A configuration of this VM (vm.xml or a snapshot's) moved to its new
- * name, identity and disk locations. */
+ * name, identity, disk, kernel and initrd locations. */
 static int rewrite_config(struct imp *p, struct vmconfig *c, const char *what, struct error *err)
 {
 	char u[UUID_STR_LEN];
+	const char *np;
 
 	if (memcmp(c->uuid, p->uuid, 16))
 		return stream_bad(p, err, "%s belongs to VM %s, the MANIFEST says %s", what,
@@ -77,13 +90,17 @@ static int rewrite_config(struct imp *p, struct vmconfig *c, const char *what, s
 	snprintf(c->name, sizeof(c->name), "%s", p->name);
 	memcpy(c->uuid, p->new_uuid, 16);
 	for (int i = 0; i < c->ndisks; i++) {
-		const char *np = new_disk_path(p, c->disks[i].path);
+		np = new_disk_path(p, c->disks[i].path);
 		if (!np)
 			return stream_bad(p, err, "%s uses disk '%s', which the stream does not hold", what,
 					  c->disks[i].path);
 		if (vmconfig_set_str(&c->disks[i].path, np, err) < 0)
 			return -1;
 	}
+	if ((np = new_boot_path(p, M_KERNEL, c->kernel)) && vmconfig_set_str(&c->kernel, np, err) < 0)
+		return -1;
+	if ((np = new_boot_path(p, M_INITRD, c->initrd)) && vmconfig_set_str(&c->initrd, np, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -121,15 +138,20 @@ static int vsv_new_identity(struct imp *p, const char *path, struct error *err)
 	return rc;
 }
 
+/* A kernel or initrd neither in the stream nor on this host: a warning. */
 static void warn_missing(struct imp *p, const struct vmconfig *c)
 {
 	const char *f[2] = { c->kernel, c->initrd };
 
-	for (int i = 0; i < 2; i++)
-		if (f[i] && f[i][0] == '/' && !stream_exists(f[i])) {
+	for (int i = 0; i < 2; i++) {
+		bool carried = false;
+		for (int k = 0; f[i] && k < p->n && !carried; k++)
+			carried = M_IS_BOOT(p->m[k].type) && !strcmp(p->m[k].final, f[i]);
+		if (f[i] && !carried && f[i][0] == '/' && !stream_exists(f[i])) {
 			error_warn("VM '%s' boots '%s', which is not on this host", p->name, f[i]);
 			p->nwarn++;
 		}
+	}
 }
 
 int stream_build_vm(struct imp *p, struct stream_import_info *info, struct error *err)

@@ -166,8 +166,13 @@ struct xm *stream_add_file(struct stream_export *x, const char *name, enum mtype
 	return file_extents(m, err) < 0 ? NULL : m;
 }
 
-/* disks/<name>: the file name made safe and unique among the members. */
 void stream_disk_member_name(struct stream_export *x, const char *path, char *out, size_t size)
+{
+	stream_member_name(x, "disks", NULL, path, out, size);
+}
+
+void stream_member_name(struct stream_export *x, const char *folder, const char *also,
+			const char *path, char *out, size_t size)
 {
 	char base[160], stem[160];
 	const char *b = io_basename(path), *dot;
@@ -185,13 +190,18 @@ void stream_disk_member_name(struct stream_export *x, const char *path, char *ou
 	snprintf(stem, sizeof(stem), "%.*s", (int)(dot && dot != base ? dot - base : (long)strlen(base)),
 		 base);
 	for (int n = 1;; n++) {
+		size_t fl = strlen(folder) + 1;
 		bool used = false;
 		if (n == 1)
-			snprintf(out, size, "disks/%s", base);
+			snprintf(out, size, "%s/%s", folder, base);
 		else
-			snprintf(out, size, "disks/%s-%d%s", stem, n, dot && dot != base ? dot : "");
-		for (int i = 0; i < x->n && !used; i++)
-			used = !strcmp(x->m[i].name, out);
+			snprintf(out, size, "%s/%s-%d%s", folder, stem, n, dot && dot != base ? dot : "");
+		for (int i = 0; i < x->n && !used; i++) {
+			const char *mn = x->m[i].name;
+			used = !strcmp(mn, out) ||
+			       (also && !strncmp(mn, also, strlen(also)) && mn[strlen(also)] == '/' &&
+				!strcmp(mn + strlen(also) + 1, out + fl));
+		}
 		if (!used)
 			return;
 	}

@@ -213,6 +213,20 @@ static int set_targets(struct imp *p, struct error *err)
 		struct im *m = &p->m[i];
 		char u[UUID_STR_LEN];
 		switch (m->type) {
+		case M_KERNEL:
+		case M_INITRD:
+			/* <vm>/boot/<name>: inside the VM folder, renamed with it */
+			snprintf(m->file, sizeof(m->file), "%s/" BOOT_DIR "/%s", p->tmpvm,
+				 m->name + BOOT_PREFIX);
+			snprintf(m->final, sizeof(m->final), "%s/" BOOT_DIR "/%s", p->vmdir,
+				 m->name + BOOT_PREFIX);
+			if (!p->nboot++) {
+				char dir[4400];
+				snprintf(dir, sizeof(dir), "%s/" BOOT_DIR, p->tmpvm);
+				if (store_mkdir(dir, err) < 0)
+					return -1;
+			}
+			break;
 		case M_SAVED_STATE:
 		case M_SAVED_MEMORY:
 			snprintf(m->file, sizeof(m->file), "%s/%s", p->tmpvm, m->name);
@@ -384,7 +398,10 @@ static int commit(struct imp *p, struct error *err)
 	int moved = 0;
 
 	snprintf(sub, sizeof(sub), "%s/snapshots", p->tmpvm);
-	if (sync_dir(sub, err) < 0 || sync_dir(p->disktmp, err) < 0 || sync_dir(p->tmpvm, err) < 0)
+	if (sync_dir(sub, err) < 0 || sync_dir(p->disktmp, err) < 0)
+		return -1;
+	snprintf(sub, sizeof(sub), "%s/" BOOT_DIR, p->tmpvm);
+	if (sync_dir(sub, err) < 0 || sync_dir(p->tmpvm, err) < 0)   /* no boot/: nothing */
 		return -1;
 	if (write_journal(p, true, err) < 0)
 		return -1;
@@ -543,6 +560,7 @@ int stream_import(const struct store *st, int fd, const char *what,
 	snprintf(info->diskdir, sizeof(info->diskdir), "%s", p.dest);
 	for (int i = 0; i < p.n; i++)
 		info->ndisks += p.m[i].type == M_DISK;
+	info->nboot = p.nboot;
 	info->nwarnings = p.nwarn;
 	rc = 0;
 out:

@@ -32,7 +32,12 @@
 #define MAX_EXTENTS 65536
 
 enum mtype { M_MANIFEST, M_CONFIG, M_CURRENT, M_SAVED_STATE, M_SAVED_MEMORY, M_SNAPSHOT,
-	     M_SNAP_STATE, M_SNAP_MEMORY, M_DISK, M_NTYPES };
+	     M_SNAP_STATE, M_SNAP_MEMORY, M_DISK, M_KERNEL, M_INITRD, M_NTYPES };
+/* kernel/<name>, initrd/<name> ("kernel/" and "initrd/" are both 7 bytes);
+ * an import puts them into <vm>/boot/<name> */
+#define M_IS_BOOT(t) ((t) == M_KERNEL || (t) == M_INITRD)
+#define BOOT_PREFIX 7
+#define BOOT_DIR "boot"
 extern const char *const stream_mtype_name[M_NTYPES];
 
 extern const uint8_t stream_zeros[CHUNK];
@@ -61,7 +66,7 @@ struct xm {
 	int next;
 	struct patch patch[VHD_NUM_LOCATORS + 1];
 	int npatch;
-	dev_t dev;                 /* disks */
+	dev_t dev;                 /* disks, kernels, initrds */
 	ino_t ino;
 	int parent;
 	char **src;
@@ -97,7 +102,7 @@ struct im {
 	bool seen;
 	char *buf;                 /* small members: the content */
 	char file[4400];           /* where the member was extracted */
-	char final[4400];          /* disks: where it ends up */
+	char final[4400];          /* disks, kernels, initrds: where it ends up */
 };
 
 struct uuidmap {
@@ -119,6 +124,7 @@ struct imp {
 	struct uuidmap *map;
 	int nmap;
 	int nwarn;
+	int nboot;                 /* kernel and initrd members */
 	bool interrupted;          /* a signal stopped the reading */
 };
 
@@ -156,6 +162,10 @@ int stream_add_buffer(struct stream_export *x, const char *name, enum mtype type
 /* Open path as member `name` (regular file, never a symlink in the store). */
 struct xm *stream_add_file(struct stream_export *x, const char *name, enum mtype type,
 			   const char *path, bool shared_lock, struct error *err);
+/* <folder>/<name>: the file name of path made safe, and unique among the
+ * members in `folder` and, when given, `also` (a second folder). */
+void stream_member_name(struct stream_export *x, const char *folder, const char *also,
+			const char *path, char *out, size_t size);
 /* disks/<name>: the file name of path made safe and unique among the members. */
 void stream_disk_member_name(struct stream_export *x, const char *path, char *out, size_t size);
 /* path (absolute) becomes one of the paths the XML uses for member m. */

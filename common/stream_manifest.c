@@ -44,10 +44,11 @@ char *stream_manifest_format(struct stream_export *x, struct error *err)
 		json_object_object_add(o, "size", json_object_new_int64((int64_t)m->size));
 		stream_hex(m->sha, 32, sha);
 		json_object_object_add(o, "sha256", json_object_new_string(sha));
-		if (m->type == M_DISK) {
+		if (m->type == M_DISK || M_IS_BOOT(m->type)) {
 			json_object *src = json_object_new_array();
-			json_object_object_add(o, "parent", m->parent >= 0 ?
-					       json_object_new_string(x->m[m->parent].name) : NULL);
+			if (m->type == M_DISK)
+				json_object_object_add(o, "parent", m->parent >= 0 ?
+						       json_object_new_string(x->m[m->parent].name) : NULL);
 			for (int k = 0; k < m->nsrc; k++)
 				json_object_array_add(src, json_object_new_string(m->src[k]));
 			json_object_object_add(o, "source", src);
@@ -106,7 +107,7 @@ static int parse_member(struct imp *p, json_object *o, int idx, struct error *er
 		return stream_bad(p, err, "MANIFEST: member '%s' has no valid sha256", name);
 	if (stream_find_member(p, name) != m)
 		return stream_bad(p, err, "MANIFEST lists member '%s' twice", name);
-	if (t != M_DISK)
+	if (t != M_DISK && !M_IS_BOOT(t))
 		return 0;
 	if (json_object_object_get_ex(o, "source", &src) && json_object_is_type(src, json_type_array))
 		for (size_t k = 0; k < json_object_array_length(src); k++) {
@@ -214,6 +215,15 @@ int stream_manifest_parse(struct imp *p, const char *buf, size_t len, struct err
 				goto out;
 			}
 	}
+	/* kernel/x and initrd/x would both be <vm>/boot/x */
+	for (int i = 0; i < p->n; i++)
+		for (int j = i + 1; M_IS_BOOT(p->m[i].type) && j < p->n; j++)
+			if (M_IS_BOOT(p->m[j].type) &&
+			    !strcmp(p->m[i].name + BOOT_PREFIX, p->m[j].name + BOOT_PREFIX)) {
+				stream_bad(p, err, "MANIFEST lists '%s' and '%s': a kernel and an initrd "
+					   "need different file names", p->m[i].name, p->m[j].name);
+				goto out;
+			}
 	if (nconfig != 1) {
 		stream_bad(p, err, "MANIFEST lists no vm.xml");
 		goto out;

@@ -4,20 +4,24 @@
 #include "stream_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "convert.h"
 #include "safeio.h"
 #include "snapshot.h"
 
-/* Disk paths of a configuration made absolute (relative ones are relative
- * to the VM folder). */
+/* Disk, kernel and initrd paths of a configuration made absolute (relative
+ * ones are relative to the VM folder). */
 static int absolute_disks(struct vmconfig *c, const char *vmdir, struct error *err)
 {
+	char **boot[2] = { &c->kernel, &c->initrd };
+
 	for (int i = 0; i < c->ndisks; i++) {
 		char *p = vmconfig_disk_path(c, i, vmdir);
 		if (!p || vmconfig_set_str(&c->disks[i].path, p, err) < 0) {
@@ -26,7 +30,74 @@ static int absolute_disks(struct vmconfig *c, const char *vmdir, struct error *e
 		}
 		free(p);
 	}
+	for (int i = 0; i < 2; i++) {
+		char *p = *boot[i] ? vmconfig_resolve(*boot[i], vmdir) : NULL;
+		if (*boot[i] && (!p || vmconfig_set_str(boot[i], p, err) < 0)) {
+			free(p);
+			return p ? -1 : stream_oom(err);
+		}
+		free(p);
+	}
 	return 0;
+}
+
+static int find_boot(struct stream_export *x, enum mtype type, dev_t dev, ino_t ino)
+{
+	for (int i = 0; i < x->n; i++)
+		if (x->m[i].type == type && x->m[i].dev == dev && x->m[i].ino == ino)
+			return i;
+	return -1;
+}
+
+/*
+ * The kernel or initrd at `path` (absolute, as the XML has it) as a member
+ * kernel/<name> or initrd/<name>, once per file; path becomes one of its
+ * sources. A file missing, unreadable or not a regular file is left out with
+ * a warning: the XML keeps its path, as streams without boot members do.
+ */
+static int add_boot(struct stream_export *x, const char *path, enum mtype type,
+		    struct error *err)
+{
+	const char *what = type == M_KERNEL ? "kernel" : "initrd";
+	char real[PATH_MAX], name[256];
+	struct stat st;
+	struct xm *m;
+	int i, fd, e = 0;
+
+	if (!path)
+		return 0;
+	if (!realpath(path, real) || stat(real, &st) < 0)
+		e = errno ? errno : EIO;
+	else if (!S_ISREG(st.st_mode))
+		e = -1;
+	else if ((fd = open(real, O_RDONLY | O_CLOEXEC)) < 0)
+		e = errno ? errno : EIO;
+	else
+		close(fd);
+	if (e) {
+		if (e > 0 && e != ENOENT && e != EACCES && e != EPERM && e != ENOTDIR && e != ELOOP)
+			return error_errno(err, e, "cannot open the %s '%s' of VM '%s'", what, path,
+					   x->vm);
+		error_warn("VM '%s': %s '%s' is left out of the stream: %s", x->vm, what, path,
+			   e > 0 ? strerror(e) : "not a regular file");
+		x->info.nwarnings++;
+		return 0;
+	}
+	if ((i = find_boot(x, type, st.st_dev, st.st_ino)) >= 0)
+		return stream_add_source(&x->m[i], path, err);
+	stream_member_name(x, what, type == M_KERNEL ? "initrd" : "kernel", real, name,
+			   sizeof(name));
+	if (!(m = stream_add_file(x, name, type, real, false, err)))
+		return -1;
+	x->info.nboot++;
+	return stream_add_source(m, path, err);
+}
+
+/* The kernel and initrd of configuration c (paths made absolute). */
+static int add_boot_files(struct stream_export *x, const struct vmconfig *c, struct error *err)
+{
+	return add_boot(x, c->kernel, M_KERNEL, err) < 0 ||
+	       add_boot(x, c->initrd, M_INITRD, err) < 0 ? -1 : 0;
 }
 
 static int by_created(const void *a, const void *b)
@@ -92,6 +163,12 @@ int stream_plan_vm(struct stream_export *x, const char *vmdir, struct error *err
 		}
 		x->info.nsnapshots++;
 	}
+	/* kernel and initrd: what vm.xml and every snapshot boot */
+	if (add_boot_files(x, c, err) < 0)
+		goto out;
+	for (int i = 0; i < t.n; i++)
+		if (add_boot_files(x, t.v[i]->domain, err) < 0)
+			goto out;
 	/* disks: what vm.xml and every snapshot use, with their chains */
 	for (int i = 0; i < c->ndisks; i++)
 		if (stream_add_chain(x, c->disks[i].path, err) < 0)
@@ -140,10 +217,12 @@ int stream_plan_snapshot(struct stream_export *x, const char *vmdir, const char 
 	memcpy(x->uuid, c->uuid, 16);
 	snprintf(x->info.snapshot, sizeof(x->info.snapshot), "%s", uuid_format(s->uuid, u));
 	snprintf(x->info.snapshot_name, sizeof(x->info.snapshot_name), "%s", s->name);
-	if (stream_make_tmpdir(tmp_root, tmp_root, ".export-", x->tmpdir, sizeof(x->tmpdir), &x->tmplock,
-			err) < 0 || !stream_add_member(x, "vm.xml", M_CONFIG, err))
+	if (stream_make_tmpdir(tmp_root, tmp_root, ".export-", x->tmpdir, sizeof(x->tmpdir),
+			       &x->tmplock, err) < 0 || !stream_add_member(x, "vm.xml", M_CONFIG, err))
 		goto out;
 	cfg = x->n - 1;   /* vm.xml comes first; its text once the disks are known */
+	if (absolute_disks(c, vmdir, err) < 0 || add_boot_files(x, c, err) < 0)
+		goto out;
 	for (int i = 0; i < c->ndisks; i++) {
 		char *src = vmconfig_disk_path(c, i, vmdir), name[256], dst[4500], stem[200];
 		const char *b = src ? io_basename(src) : "", *dot = strrchr(b, '.');

@@ -13,7 +13,7 @@
 
 const char *const stream_mtype_name[M_NTYPES] = {
 	"manifest", "config", "current", "saved_state", "saved_memory", "snapshot",
-	"snapshot_state", "snapshot_memory", "disk",
+	"snapshot_state", "snapshot_memory", "disk", "kernel", "initrd",
 };
 
 const uint8_t stream_zeros[CHUNK];
@@ -85,6 +85,10 @@ int stream_member_type(const char *name, uint8_t uuid[16], const char **why)
 	}
 	if (!strncmp(name, "disks/", 6) && stream_disk_name_ok(name + 6))
 		return M_DISK;
+	if (!strncmp(name, "kernel/", 7) && stream_disk_name_ok(name + 7))
+		return M_KERNEL;
+	if (!strncmp(name, "initrd/", 7) && stream_disk_name_ok(name + 7))
+		return M_INITRD;
 	*why = "not a member an export stream has";
 	return -1;
 }
