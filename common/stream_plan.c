@@ -60,7 +60,7 @@ static int add_boot(struct stream_export *x, const char *path, enum mtype type,
 {
 	const char *what = type == M_KERNEL ? "kernel" : "initrd";
 	char real[PATH_MAX], name[256];
-	struct stat st;
+	struct stat st = { 0 };
 	struct xm *m;
 	int i, fd, e = 0;
 
