@@ -373,13 +373,15 @@ int vhd_finish_grow(struct vhd *v, int fd, struct error *err)
 	if (!v->grow_pending)
 		return 0;
 	if (io_pwrite_full(fd, zeros, sizeof(zeros), v->grow_sector) < 0 || fdatasync(fd) < 0)
-		return error_errno(err, errno, "cannot finish the interrupted grow of '%s'", v->path);
+		return error_errno(err, errno, "cannot finish the interrupted resize of '%s'",
+				   v->path);
 	crashpoint("grow-finish-zero");
 	memcpy(b, v->footer_raw, sizeof(b));
 	memset(b + VHD_GROW_MAGIC_OFF, 0, 16);
 	put_be32(b + 64, vhd_checksum(b, VHD_FOOTER_SIZE, 64));
 	if (io_pwrite_full(fd, b, sizeof(b), v->footer.current_size) < 0 || fdatasync(fd) < 0)
-		return error_errno(err, errno, "cannot finish the interrupted grow of '%s'", v->path);
+		return error_errno(err, errno, "cannot finish the interrupted resize of '%s'",
+				   v->path);
 	memcpy(v->footer_raw, b, sizeof(b));
 	vhd_footer_decode(&v->footer, v->footer_raw);
 	v->grow_pending = false;

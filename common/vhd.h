@@ -94,10 +94,13 @@ struct vhd {
  * second is durable, the new footer carries that sector's offset in its
  * reserved bytes (VHD_GROW_MAGIC at VHD_GROW_MAGIC_OFF, the offset big
  * endian at VHD_GROW_SECTOR_OFF; vhd_resize clears them as its last step).
+ * Shrinking one marks the old footer with the sector its new footer is
+ * written to, before the write and the truncation.
  * A disk opened with the mark reads that sector as zeros whatever it holds,
  * so a kill between the writes leaves the old disk or the new one with zeros
  * there; a read-write open (vhd_open without DISK_RDONLY, vm_open for
- * writing) finishes the grow with vhd_finish_grow; vhd_check_layer warns.
+ * writing) zeroes it and clears the mark (vhd_finish_grow); vhd_check_layer
+ * warns.
  */
 #define VHD_GROW_MAGIC "vmsnapGZ"
 #define VHD_GROW_MAGIC_OFF 480

@@ -43,9 +43,9 @@ void vhd_check_layer(struct vhd *v)
 	if (f->type == VHD_TYPE_FIXED) {
 		if (v->grow_pending)
 			vhd_add_problem(v, VHD_SEV_WARNING,
-					"'%s': a grow was interrupted before the old footer at offset "
-					"%llu was zeroed (it reads as zeros; vhdtool repair or the next "
-					"write finishes the grow)", v->path,
+					"'%s': a resize was interrupted before the footer bytes at "
+					"offset %llu were zeroed (they read as zeros; vhdtool repair or "
+					"the next write zeroes them)", v->path,
 					(unsigned long long)v->grow_sector);
 		return;
 	}

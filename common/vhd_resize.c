@@ -85,6 +85,17 @@ static int resize_fixed(struct vm_file *f, uint64_t size, struct vhd_resize_resu
 			return error_set(err, EXIT_FAIL, "cannot shrink '%s' to %llu bytes: disk "
 					 "offset %llu past the new end holds data", f->path,
 					 (unsigned long long)size, (unsigned long long)first);
+		/* the old footer marks the sector the new one goes to: until the
+		 * truncation the old disk reads it as the zeros it held (vhd.h) */
+		memcpy(cur, v->footer_raw, sizeof(cur));
+		memcpy(cur + VHD_GROW_MAGIC_OFF, VHD_GROW_MAGIC, 8);
+		put_be64(cur + VHD_GROW_SECTOR_OFF, size);
+		vm_footer_resum(cur);
+		if (vm_write(f, cur, sizeof(cur), old, err) < 0)
+			return -1;
+		crashpoint("resize-fixed-mark");
+		if (vm_datasync(f, err) < 0)
+			return -1;
 		if (vm_write(f, nf, sizeof(nf), size, err) < 0)
 			return -1;
 		crashpoint("resize-fixed-footer");

@@ -294,7 +294,7 @@ after_kill() {
 	cmp <(head -c 1049088 f.vhd | tail -c 512) <(tail -c 512 t.vhd)
 	same_as f.vhd new.raw
 	run_vhdtool 0 check f.vhd
-	assert_output --partial "warning: 'f.vhd': a grow was interrupted before the old footer at offset 1048576 was zeroed"
+	assert_output --partial "warning: 'f.vhd': a resize was interrupted before the footer bytes at offset 1048576 were zeroed"
 	[ "$(stat -c %s f.vhd)" -eq $((3145728 + 512)) ]
 	# readers that map the disk see the zeros too
 	run_vhdtool 0 convert -O raw f.vhd conv.raw
@@ -338,17 +338,31 @@ after_kill() {
 	same_as f.vhd new.raw
 	clean f.vhd
 	refute_output --partial "interrupted"
-	# shrink, killed before the truncation: still the old size; rerun finishes
+	# shrink, killed before the truncation: still the old disk, which reads
+	# the new footer's bytes (written past the new end) as the zeros it held;
+	# the rerun or a repair zeroes them, the rerun finishes
 	cp t.vhd f.vhd
 	put f.vhd traw 524288 524288 zero
 	cp f.vhd g.vhd
-	run env VMSNAP_CRASHPOINT=resize-fixed-footer vhdtool resize --shrink f.vhd 512K
-	crashed
-	clean f.vhd
-	vhdtool cat -o now.raw f.vhd
-	cmp <(head -c 524288 now.raw) <(head -c 524288 traw)
-	run_vhdtool 0 resize --shrink f.vhd 512K
 	head -c 524288 traw > small
-	same_as f.vhd small
-	clean f.vhd
+	for point in resize-fixed-mark resize-fixed-footer; do
+		for finish in "resize --shrink f.vhd 512K" "repair f.vhd"; do
+			cp g.vhd f.vhd
+			run env VMSNAP_CRASHPOINT=$point vhdtool resize --shrink f.vhd 512K
+			crashed
+			same_as f.vhd traw
+			clean f.vhd
+			# shellcheck disable=SC2086
+			run_vhdtool 0 $finish
+			if [ "$finish" = "repair f.vhd" ]; then   # the old disk, zeros in the file
+				cmp <(head -c 525312 f.vhd | tail -c 1024) <(head -c 1024 /dev/zero)
+				same_as f.vhd traw
+			fi
+			run_vhdtool 0 resize --shrink f.vhd 512K
+			same_as f.vhd small
+			clean f.vhd
+			refute_output --partial "interrupted"
+			[ "$(stat -c %s f.vhd)" -eq $((524288 + 512)) ]
+		done
+	done
 }
