@@ -10,6 +10,9 @@
  *   saved.vsv, saved.bin        a managed save (vmctl save), when there is one
  *   snapshots/<uuid>.xml        each snapshot's <domainsnapshot>
  *   snapshots/<uuid>.vsv/.bin   state and RAM of online snapshots
+ *   kernel/<name>, initrd/<name>  the direct-kernel-boot files vm.xml and the
+ *                               snapshots name (<os><kernel>, <os><initrd>);
+ *                               the <name>s differ between the two folders
  *   disks/<name>                every disk layer: those vm.xml and the
  *                               snapshots name and their parents down to the
  *                               base; differencing layers carry a relative
@@ -26,11 +29,14 @@
  *     "snapshot": { "name", "uuid" } | null,
  *     "created": RFC 3339 UTC, "generator": "snapctl VERSION",
  *     "members": [ { "name", "type", "size", "sha256",
- *                    disks only: "parent": member | null, "source": [paths] } ] }
+ *                    disks only: "parent": member | null,
+ *                    disks, kernels and initrds: "source": [paths] } ] }
  * types: config, current, saved_state, saved_memory, snapshot, snapshot_state,
- * snapshot_memory, disk. "source" lists the absolute paths the XML members
- * use for that layer on the exporting host; import maps them to the new
- * locations.
+ * snapshot_memory, disk, kernel, initrd. "source" lists the absolute paths
+ * the XML members use for that file on the exporting host; import maps them
+ * to the new locations. Streams from before kernel and initrd members (same
+ * version) import as before: their boot paths stay as they are, with a
+ * warning for each file missing on this host.
  *
  * Export (read-only; the caller holds the VM's op.lock):
  *   struct stream_export *x;
@@ -44,7 +50,8 @@
  * Everything lands in a temporary folder under the store root (disks with
  * --dest in a temporary folder inside DEST); every member is checked (name,
  * type, size, SHA-256) while it is read; then the XML is parsed, disk chains
- * relinked (vhd_set_parent), paths and identities rewritten, and the VM is
+ * relinked (vhd_set_parent), kernel and initrd placed in <vm>/boot/, paths
+ * and identities rewritten, and the VM is
  * registered by renaming its folder into place as the last step. A refused
  * or interrupted import leaves nothing behind.
  *
@@ -85,6 +92,8 @@ struct stream_export_info {
 	char snapshot_name[256];
 	int nsnapshots;             /* snapshots in the stream */
 	int ndisks;                 /* disk members */
+	int nboot;                  /* kernel and initrd members */
+	int nwarnings;              /* boot files left out (error_warn) */
 	int nmembers;               /* members, MANIFEST included */
 	uint64_t payload_bytes;     /* sum of member sizes (MANIFEST included) */
 	uint64_t stream_bytes;      /* bytes of the tar stream written */
@@ -95,7 +104,9 @@ struct stream_export;
 /*
  * Plan the stream of VM `vm` in `vmdir`, open every file (disk layers with a
  * shared flock: 75 when a writer holds one), flatten the disks for a
- * snapshot export and hash everything. Refuses a running VM's full export
+ * snapshot export and hash everything. A kernel or initrd that is missing or
+ * unreadable is left out with a warning (error_warn); its path stays in the
+ * XML as it was. Refuses a running VM's full export
  * (75: its disks change under us).
  */
 int stream_export_prepare(struct stream_export **xp, const char *vmdir, const char *vm,
@@ -122,6 +133,7 @@ struct stream_import_info {
 	char diskdir[4096];
 	int nsnapshots;
 	int ndisks;
+	int nboot;                  /* kernel and initrd files placed in <vm>/boot/ */
 	uint64_t bytes;             /* member bytes read and verified */
 	int nwarnings;              /* e.g. a kernel missing on this host (error_warn) */
 };

@@ -195,6 +195,14 @@ static int load_footer(struct vhd *v, struct error *err)
 			if (problem(v, err, "'%s': fixed disk footer is not at offset %llu",
 				    v->path, (unsigned long long)v->footer.current_size) < 0)
 				return -1;
+		if (v->tail_ok && v->file_size - VHD_FOOTER_SIZE == v->footer.current_size &&
+		    !memcmp(v->footer_raw + VHD_GROW_MAGIC_OFF, VHD_GROW_MAGIC, 8)) {
+			uint64_t s = get_be64(v->footer_raw + VHD_GROW_SECTOR_OFF);
+			if (s % VHD_SECTOR == 0 && s < v->footer.current_size) {
+				v->grow_pending = true;
+				v->grow_sector = s;
+			}
+		}
 	}
 	if (!(v->footer.features & 0x2) &&
 	    (v->flags & VHD_LENIENT))
@@ -357,6 +365,29 @@ static int recover_tail(struct vhd *v, struct error *err)
 	return 0;
 }
 
+int vhd_finish_grow(struct vhd *v, int fd, struct error *err)
+{
+	static const uint8_t zeros[VHD_SECTOR];
+	uint8_t b[VHD_FOOTER_SIZE];
+
+	if (!v->grow_pending)
+		return 0;
+	if (io_pwrite_full(fd, zeros, sizeof(zeros), v->grow_sector) < 0 || fdatasync(fd) < 0)
+		return error_errno(err, errno, "cannot finish the interrupted resize of '%s'",
+				   v->path);
+	crashpoint("grow-finish-zero");
+	memcpy(b, v->footer_raw, sizeof(b));
+	memset(b + VHD_GROW_MAGIC_OFF, 0, 16);
+	put_be32(b + 64, vhd_checksum(b, VHD_FOOTER_SIZE, 64));
+	if (io_pwrite_full(fd, b, sizeof(b), v->footer.current_size) < 0 || fdatasync(fd) < 0)
+		return error_errno(err, errno, "cannot finish the interrupted resize of '%s'",
+				   v->path);
+	memcpy(v->footer_raw, b, sizeof(b));
+	vhd_footer_decode(&v->footer, v->footer_raw);
+	v->grow_pending = false;
+	return 0;
+}
+
 static struct vhd *open_layer(const char *path, unsigned flags, int depth, struct error *err)
 {
 	struct vhd *v;
@@ -413,6 +444,8 @@ static struct vhd *open_layer(const char *path, unsigned flags, int depth, struc
 	if (load_footer(v, err) < 0)
 		goto fail;
 	v->disk.size = v->footer.current_size;
+	if (!(flags & DISK_RDONLY) && vhd_finish_grow(v, v->fd, err) < 0)
+		goto fail;
 	if (v->footer.type != VHD_TYPE_FIXED) {
 		if (load_header(v, err) < 0 || check_bat(v, err) < 0)
 			goto fail;
@@ -548,8 +581,18 @@ int vhd_read(struct vhd *v, void *buf, size_t len, uint64_t off, struct error *e
 		memset(p + inside, 0, len - inside);
 		len = inside;
 	}
-	if (v->footer.type == VHD_TYPE_FIXED)
-		return pread_layer(v, p, len, off, err);
+	if (v->footer.type == VHD_TYPE_FIXED) {
+		if (pread_layer(v, p, len, off, err) < 0)
+			return -1;
+		if (v->grow_pending && off < v->grow_sector + VHD_SECTOR && v->grow_sector < off + len) {
+			/* what an interrupted grow left reads as the zeros it becomes */
+			uint64_t a = off > v->grow_sector ? off : v->grow_sector;
+			uint64_t b = off + len < v->grow_sector + VHD_SECTOR ? off + len
+									     : v->grow_sector + VHD_SECTOR;
+			memset(p + (a - off), 0, (size_t)(b - a));
+		}
+		return 0;
+	}
 
 	while (len > 0) {
 		uint32_t blk = (uint32_t)(off / v->block_size);

@@ -61,6 +61,8 @@ struct vhd {
 	bool head_checksum_ok;
 	bool copies_equal;
 	bool footer_checksum_ok;   /* of the footer in use */
+	bool grow_pending;         /* fixed: a grow left the old footer's sector */
+	uint64_t grow_sector;      /* (vhd_finish_grow) at this offset */
 
 	struct vhd_header header;  /* dynamic and differencing only */
 	bool header_checksum_ok;
@@ -85,6 +87,27 @@ struct vhd {
 	struct vhd_problem *problems;
 	int nproblems;
 };
+
+/*
+ * Growing a fixed disk writes its new footer at the new end, then zeroes the
+ * old footer's sector (the old end of the data): two writes. Until the
+ * second is durable, the new footer carries that sector's offset in its
+ * reserved bytes (VHD_GROW_MAGIC at VHD_GROW_MAGIC_OFF, the offset big
+ * endian at VHD_GROW_SECTOR_OFF; vhd_resize clears them as its last step).
+ * Shrinking one marks the old footer with the sector its new footer is
+ * written to, before the write and the truncation.
+ * A disk opened with the mark reads that sector as zeros whatever it holds,
+ * so a kill between the writes leaves the old disk or the new one with zeros
+ * there; a read-write open (vhd_open without DISK_RDONLY, vm_open for
+ * writing) zeroes it and clears the mark (vhd_finish_grow); vhd_check_layer
+ * warns.
+ */
+#define VHD_GROW_MAGIC "vmsnapGZ"
+#define VHD_GROW_MAGIC_OFF 480
+#define VHD_GROW_SECTOR_OFF 488
+/* Zero the sector a grow left (through fd, opened for writing), then write
+ * the footer without the mark; each step durable. No-op without the mark. */
+int vhd_finish_grow(struct vhd *v, int fd, struct error *err);
 
 /* 1 if the file carries a VHD footer (EOF or offset 0), 0 if not, -1 error. */
 int vhd_probe(const char *path, struct error *err);
@@ -142,6 +165,20 @@ int vhd_parent_name(const struct vhd *v, char *out, size_t size);
  * detects cycles against the layers above. Sets v->parent, v->parent_path.
  */
 int vhd_open_parent(struct vhd *v, unsigned flags, struct error *err);
+
+/* One path vhd_open_parent looks at, and where it came from ("W2ru", "W2ku",
+ * "Wi2r", "parent name"). */
+#define VHD_MAX_PARENT_CANDIDATES 12
+struct vhd_parent_candidate {
+	char path[4096];
+	const char *how;
+};
+/*
+ * The paths vhd_open_parent tries for v's parent, in its order, duplicates
+ * dropped: fills at most VHD_MAX_PARENT_CANDIDATES entries of c and returns
+ * their number (0: no usable locator or name).
+ */
+int vhd_parent_candidates(struct vhd *v, struct vhd_parent_candidate *c);
 
 /* ---- creation (vhd_create.c) ---- */
 

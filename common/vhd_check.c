@@ -40,8 +40,15 @@ void vhd_check_layer(struct vhd *v)
 				"10.0 sizes this disk by CHS", v->path, f->cylinders, f->heads,
 				f->sectors, (unsigned long long)chs,
 				(unsigned long long)f->current_size);
-	if (f->type == VHD_TYPE_FIXED)
+	if (f->type == VHD_TYPE_FIXED) {
+		if (v->grow_pending)
+			vhd_add_problem(v, VHD_SEV_WARNING,
+					"'%s': a resize was interrupted before the footer bytes at "
+					"offset %llu were zeroed (they read as zeros; vhdtool repair or "
+					"the next write zeroes them)", v->path,
+					(unsigned long long)v->grow_sector);
 		return;
+	}
 	if (!v->head_present)
 		vhd_add_problem(v, VHD_SEV_ERROR, "'%s': no footer copy at offset 0", v->path);
 	else if (!v->head_checksum_ok)

@@ -58,6 +58,17 @@ int vhd_map_range(struct vhd *v, uint64_t off, uint64_t *len, struct vhd **layer
 		if (*len > v->disk.size - off)
 			*len = v->disk.size - off;
 		if (v->footer.type == VHD_TYPE_FIXED) {
+			uint64_t gs = v->grow_sector;
+			if (v->grow_pending && off >= gs && off < gs + VHD_SECTOR) {
+				/* the sector an interrupted grow left reads as zeros (vhd.h) */
+				if (*len > gs + VHD_SECTOR - off)
+					*len = gs + VHD_SECTOR - off;
+				*layer = NULL;
+				*file_off = 0;
+				return 0;
+			}
+			if (v->grow_pending && off < gs && *len > gs - off)
+				*len = gs - off;
 			*layer = v;
 			*file_off = off;
 			return 0;

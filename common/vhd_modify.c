@@ -66,6 +66,8 @@ int vm_open(struct vm_file *f, const char *path, bool write, unsigned vflags,
 		error_set(err, EXIT_TEMPFAIL, "'%s' was replaced while it was being opened", path);
 		goto fail;
 	}
+	if (write && vhd_finish_grow(f->v, f->fd, err) < 0)
+		goto fail;
 	return 0;
 fail:
 	vm_close(f);

@@ -67,15 +67,10 @@ int vhd_parent_name(const struct vhd *v, char *out, size_t size)
 				 size);
 }
 
-struct candidate {
-	char path[4096];
-	const char *how;
-};
-
-static int add_candidate(struct candidate *c, int *n, const char *dir, const char *p,
+static int add_candidate(struct vhd_parent_candidate *c, int *n, const char *dir, const char *p,
 			 const char *how)
 {
-	if (*n >= 12 || !*p)
+	if (*n >= VHD_MAX_PARENT_CANDIDATES || !*p)
 		return 0;
 	while (p[0] == '.' && p[1] == '/')
 		p += 2;
@@ -91,27 +86,12 @@ static int add_candidate(struct candidate *c, int *n, const char *dir, const cha
 	return 0;
 }
 
-/* Is the file st this layer or one of the layers above it? */
-static bool in_chain(const struct vhd *v, const struct stat *st)
+int vhd_parent_candidates(struct vhd *v, struct vhd_parent_candidate *c)
 {
-	for (const struct vhd *p = v; p; p = p->child)
-		if (p->dev == st->st_dev && p->ino == st->st_ino)
-			return true;
-	return false;
-}
-
-int vhd_open_parent(struct vhd *v, unsigned flags, struct error *err)
-{
-	struct candidate c[12];
-	char dir[4096], tmp[4096], want[UUID_STR_LEN], got[UUID_STR_LEN], tried[2048];
-	struct vhd *found = NULL, *mismatch = NULL;
-	struct error sub, first_bad;
+	char dir[4096], tmp[4096];
+	struct error sub;
 	int n = 0, i;
-	unsigned pflags;
 
-	if (v->depth + 1 >= VHD_MAX_DEPTH)
-		return error_set(err, EXIT_DATAERR, "'%s': chain deeper than %d layers", v->path,
-				 VHD_MAX_DEPTH);
 	io_dirname(v->path, dir, sizeof(dir));
 	for (i = 0; i < VHD_NUM_LOCATORS; i++)
 		if (v->header.loc[i].code == VHD_PLAT_W2RU &&
@@ -130,6 +110,31 @@ int vhd_open_parent(struct vhd *v, unsigned flags, struct error *err)
 		backslashes_to_slashes(tmp);
 		add_candidate(c, &n, dir, io_basename(tmp), "parent name");
 	}
+	return n;
+}
+
+/* Is the file st this layer or one of the layers above it? */
+static bool in_chain(const struct vhd *v, const struct stat *st)
+{
+	for (const struct vhd *p = v; p; p = p->child)
+		if (p->dev == st->st_dev && p->ino == st->st_ino)
+			return true;
+	return false;
+}
+
+int vhd_open_parent(struct vhd *v, unsigned flags, struct error *err)
+{
+	struct vhd_parent_candidate c[VHD_MAX_PARENT_CANDIDATES];
+	char want[UUID_STR_LEN], got[UUID_STR_LEN], tried[2048];
+	struct vhd *found = NULL, *mismatch = NULL;
+	struct error sub, first_bad;
+	int n, i;
+	unsigned pflags;
+
+	if (v->depth + 1 >= VHD_MAX_DEPTH)
+		return error_set(err, EXIT_DATAERR, "'%s': chain deeper than %d layers", v->path,
+				 VHD_MAX_DEPTH);
+	n = vhd_parent_candidates(v, c);
 	if (n == 0)
 		return error_set(err, EXIT_DATAERR,
 				 "'%s' is a differencing disk with no parent locator or name", v->path);

@@ -45,7 +45,15 @@ static int resize_fixed(struct vm_file *f, uint64_t size, struct vhd_resize_resu
 			      (off_t)(size - old)) < 0 && errno != EOPNOTSUPP)
 			return error_errno(err, errno, "cannot allocate %llu bytes for '%s'",
 					   (unsigned long long)(size - old), f->path);
-		/* the new footer first: from here on a valid image of the new size */
+		/*
+		 * The new footer first, marked with the old footer's offset: from
+		 * here on a valid image of the new size, which reads that sector
+		 * as zeros until it is (vhd.h, vhd_finish_grow); then the zeros;
+		 * then the footer without the mark.
+		 */
+		memcpy(nf + VHD_GROW_MAGIC_OFF, VHD_GROW_MAGIC, 8);
+		put_be64(nf + VHD_GROW_SECTOR_OFF, old);
+		vm_footer_resum(nf);
 		if (vm_write(f, nf, sizeof(nf), size, err) < 0)
 			return -1;
 		crashpoint("resize-fixed-footer");
@@ -55,6 +63,13 @@ static int resize_fixed(struct vm_file *f, uint64_t size, struct vhd_resize_resu
 		if (vm_write(f, zeros, sizeof(zeros), old, err) < 0)
 			return -1;
 		crashpoint("resize-fixed-zero");
+		if (vm_datasync(f, err) < 0)
+			return -1;
+		memset(nf + VHD_GROW_MAGIC_OFF, 0, 16);
+		vm_footer_resum(nf);
+		if (vm_write(f, nf, sizeof(nf), size, err) < 0)
+			return -1;
+		crashpoint("resize-fixed-unmark");
 		if (vm_datasync(f, err) < 0)
 			return -1;
 	} else {
@@ -70,6 +85,17 @@ static int resize_fixed(struct vm_file *f, uint64_t size, struct vhd_resize_resu
 			return error_set(err, EXIT_FAIL, "cannot shrink '%s' to %llu bytes: disk "
 					 "offset %llu past the new end holds data", f->path,
 					 (unsigned long long)size, (unsigned long long)first);
+		/* the old footer marks the sector the new one goes to: until the
+		 * truncation the old disk reads it as the zeros it held (vhd.h) */
+		memcpy(cur, v->footer_raw, sizeof(cur));
+		memcpy(cur + VHD_GROW_MAGIC_OFF, VHD_GROW_MAGIC, 8);
+		put_be64(cur + VHD_GROW_SECTOR_OFF, size);
+		vm_footer_resum(cur);
+		if (vm_write(f, cur, sizeof(cur), old, err) < 0)
+			return -1;
+		crashpoint("resize-fixed-mark");
+		if (vm_datasync(f, err) < 0)
+			return -1;
 		if (vm_write(f, nf, sizeof(nf), size, err) < 0)
 			return -1;
 		crashpoint("resize-fixed-footer");

@@ -203,8 +203,10 @@ static int report(struct cli *cli, const char *vm, const char *file,
 	out_u64(o, "members", (uint64_t)i->nmembers);
 	out_u64(o, "snapshots", (uint64_t)i->nsnapshots);
 	out_u64(o, "disks", (uint64_t)i->ndisks);
+	out_u64(o, "boot_files", (uint64_t)i->nboot);
 	out_size(o, "payload_bytes", i->payload_bytes);
 	out_size(o, "stream_bytes", i->stream_bytes);
+	out_u64(o, "warnings", (uint64_t)i->nwarnings);
 	rc = out_print(o, cli->out, &err) < 0 ? cli_fail(cli, &err) : EXIT_OK;
 	out_free(o);
 	return rc;

@@ -32,6 +32,7 @@ static int report(struct cli *cli, bool new_id, const struct stream_import_info 
 	out_str(o, "disk_dir", i->diskdir);
 	out_u64(o, "snapshots", (uint64_t)i->nsnapshots);
 	out_u64(o, "disks", (uint64_t)i->ndisks);
+	out_u64(o, "boot_files", (uint64_t)i->nboot);
 	out_size(o, "bytes", i->bytes);
 	out_u64(o, "warnings", (uint64_t)i->nwarnings);
 	rc = out_print(o, cli->out, &err) < 0 ? cli_fail(cli, &err) : EXIT_OK;

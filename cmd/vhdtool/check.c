@@ -1,4 +1,5 @@
-/* vhdtool check: exit 0 clean, 2 corruption, 3 leaks only (qemu-img check). */
+/* vhdtool check: exit 0 clean, 2 corruption, 3 leaks only (qemu-img check);
+ * with --chain, a parent that cannot be opened: its error's code (66 missing). */
 #include <stdio.h>
 #include <string.h>
 
@@ -17,11 +18,22 @@ static void emit_msgs(struct out *o, const char *key, const struct vhd *v,
 	out_end(o);
 }
 
+/* The verdict: a parent that could not be opened (--chain) outranks the rest,
+ * as its exit status does. */
+static const char *result_of(const struct error *perr, int nerr, int nleak)
+{
+	if (perr->code)
+		return perr->code == EXIT_NOINPUT ? "parent_missing" : "parent_unusable";
+	return nerr ? "corrupt" : nleak ? "leaks" : "clean";
+}
+
 /* Human output: one line per finding, then a verdict. */
-static void print_text(struct cli *cli, const struct vhd *top, const char *fatal, int nerr,
-		       int nleak)
+static void print_text(struct cli *cli, const struct vhd *top, const char *fatal,
+		       const struct vhd *orphan, const struct error *perr,
+		       const struct vhd_parent_candidate *cand, int ncand, int nerr, int nleak)
 {
 	static const char *label[] = { "error", "leak", "warning" };
+	const char *verdict;
 	int layers = 0;
 
 	if (fatal)
@@ -29,13 +41,50 @@ static void print_text(struct cli *cli, const struct vhd *top, const char *fatal
 	for (const struct vhd *v = top; v; v = v->parent, layers++)
 		for (int i = 0; i < v->nproblems; i++)
 			fprintf(cli->out, "%s: %s\n", label[v->problems[i].sev], v->problems[i].msg);
-	fprintf(cli->out, "%s: %s (%d layer%s checked", cli->args[0],
-		nerr ? "corrupt" : nleak ? "leaks only" : "no errors found", layers,
+	if (orphan) {
+		fprintf(cli->out, "error: %s\n", perr->msg);
+		for (int i = 0; i < ncand && perr->code == EXIT_NOINPUT; i++)
+			fprintf(cli->out, "  looked for '%s' (%s)\n", cand[i].path, cand[i].how);
+	}
+	if (orphan)
+		verdict = perr->code == EXIT_NOINPUT ? "parent missing" : "parent unusable";
+	else
+		verdict = nerr ? "corrupt" : nleak ? "leaks only" : "no errors found";
+	fprintf(cli->out, "%s: %s (%d layer%s checked", cli->args[0], verdict, layers,
 		layers == 1 ? "" : "s");
+	if (orphan)
+		fprintf(cli->out, ", stopped at '%s'", orphan->path);
 	if (nerr || nleak)
 		fprintf(cli->out, "; %d error%s, %d leak%s", nerr, nerr == 1 ? "" : "s", nleak,
 			nleak == 1 ? "" : "s");
 	fprintf(cli->out, ")\n");
+}
+
+/* --json: what stopped the walk down the chain, or null. */
+static void emit_parent_error(struct out *o, const struct vhd *orphan, const struct error *perr,
+			      const struct vhd_parent_candidate *cand, int ncand)
+{
+	char name[1024];
+
+	if (!orphan) {
+		out_str(o, "parent_error", NULL);
+		return;
+	}
+	out_begin_object(o, "parent_error");
+	out_str(o, "file", orphan->path);
+	out_str(o, "parent", vhd_parent_name(orphan, name, sizeof(name)) > 0 ? name : NULL);
+	out_str(o, "reason", perr->code == EXIT_NOINPUT ? "not_found" : "unusable");
+	out_str(o, "message", perr->msg);
+	out_u64(o, "exit_status", (uint64_t)perr->code);
+	out_begin_array(o, "looked_for");
+	for (int i = 0; i < ncand; i++) {
+		out_begin_object(o, NULL);
+		out_str(o, "path", cand[i].path);
+		out_str(o, "from", cand[i].how);
+		out_end(o);
+	}
+	out_end(o);
+	out_end(o);
 }
 
 int cmd_check(struct cli *cli, int argc, const char **argv)
@@ -47,9 +96,11 @@ int cmd_check(struct cli *cli, int argc, const char **argv)
 	};
 	unsigned flags = DISK_RDONLY | VHD_NOPARENT | VHD_LENIENT;
 	struct error err, perr;
-	struct vhd *top, *v;
+	struct vhd_parent_candidate cand[VHD_MAX_PARENT_CANDIDATES];
+	struct vhd *top, *v, *orphan = NULL;
 	struct out *o;
 	const char *fatal = NULL;
+	int ncand = 0;
 
 	error_init(&err);
 	error_init(&perr);
@@ -65,8 +116,11 @@ int cmd_check(struct cli *cli, int argc, const char **argv)
 		fatal = err.msg;
 	}
 	for (v = top; chain && v && v->footer.type == VHD_TYPE_DIFF; v = v->parent)
-		if (vhd_open_parent(v, flags, &perr) < 0)
+		if (vhd_open_parent(v, flags, &perr) < 0) {
+			orphan = v;
+			ncand = vhd_parent_candidates(v, cand);
 			break;
+		}
 	for (v = top; v; v = v->parent)
 		vhd_check_layer(v);
 
@@ -104,10 +158,11 @@ int cmd_check(struct cli *cli, int argc, const char **argv)
 	out_u64(o, "errors", (uint64_t)nerr);
 	out_u64(o, "leaks", (uint64_t)nleak);
 	out_u64(o, "warnings", (uint64_t)nwarn);
-	out_str(o, "result", nerr ? "corrupt" : nleak ? "leaks" : "clean");
+	emit_parent_error(o, orphan, &perr, cand, ncand);
+	out_str(o, "result", result_of(&perr, nerr, nleak));
 	rc = nerr ? EXIT_CORRUPT : nleak ? EXIT_LEAKS : EXIT_OK;
 	if (cli->mode == OUT_TEXT)
-		print_text(cli, top, fatal, nerr, nleak);
+		print_text(cli, top, fatal, orphan, &perr, cand, ncand, nerr, nleak);
 	else if (out_print(o, cli->out, &err) < 0)
 		rc = cli_fail(cli, &err);
 	out_free(o);

@@ -104,6 +104,15 @@ busy() {
 # members TAR: the member names, in stream order
 members() { tar -tf "$1" | paste -sd' ' -; }
 
+# kernel [VM] [ROOT]: the kernel path vm.xml names
+kernel() {
+	vmctl --root "${2:-$VMCTL_ROOT}" dumpxml "${1:-v}" | sed -n 's:.*<kernel>\(.*\)</kernel>.*:\1:p'
+}
+# initrd [VM] [ROOT]: the initrd path vm.xml names
+initrd() {
+	vmctl --root "${2:-$VMCTL_ROOT}" dumpxml "${1:-v}" | sed -n 's:.*<initrd>\(.*\)</initrd>.*:\1:p'
+}
+
 teardown() {
 	[ -z "${HOLDER-}" ] || kill "$HOLDER" 2>/dev/null || true
 	[ -d "${VMCTL_ROOT:-/nonexistent}" ] && stop_all_vms
@@ -128,8 +137,11 @@ teardown() {
 	assert_equal "$(snapctl --root "$R2" list --json v)" "$(snapctl list --json v)"
 	assert_equal "$(snapctl --root "$R2" current v)" "$(snapctl current v)"
 	assert_equal "$(snapctl --root "$R2" show --json v S3 | jq -r .description)" "the branch"
-	assert_equal "$(vmctl --root "$R2" dumpxml v | grep -v 'source file')" \
-		"$(vmctl dumpxml v | grep -v 'source file')"
+	assert_equal "$(vmctl --root "$R2" dumpxml v | grep -v 'source file\|<kernel>')" \
+		"$(vmctl dumpxml v | grep -v 'source file\|<kernel>')"
+	# the kernel came along, into the VM folder
+	assert_equal "$(kernel v "$R2")" "$R2/v/boot/$(basename "$(kernel)")"
+	cmp "$(kernel v "$R2")" "$(kernel)"
 	# the same layers, each identical, now in <root>/v/disks
 	assert_equal "$(ls "$R2/v/disks" | paste -sd' ' -)" "$(ls disks | paste -sd' ' -)"
 	for f in disks/*; do
@@ -166,7 +178,7 @@ teardown() {
 	u1=$(uuid v S1) u2=$(uuid v S2) u3=$(uuid v S3)
 	assert_equal "$(tar -tf v.tar | head -n 1)" MANIFEST
 	tar -tf v.tar | while read -r m; do
-		[[ $m =~ ^(MANIFEST|vm\.xml|current|snapshots/[0-9a-f-]{36}\.xml|disks/[A-Za-z0-9._+-]+)$ ]] ||
+		[[ $m =~ ^(MANIFEST|vm\.xml|current|snapshots/[0-9a-f-]{36}\.xml|(disks|kernel)/[A-Za-z0-9._+-]+)$ ]] ||
 			{ echo "unexpected member name '$m'"; false; }
 	done
 	tar -xOf v.tar MANIFEST > manifest.json
@@ -180,7 +192,8 @@ teardown() {
 	assert_equal "MANIFEST $(jq -r '.members[].name' manifest.json | paste -sd' ' -)" "$(members v.tar)"
 	assert_equal "$(jq -r '.members[] | select(.type != "disk") | .name + "=" + .type' manifest.json | sort | paste -sd' ' -)" \
 		"$(printf '%s\n' current=current "snapshots/$u1.xml=snapshot" "snapshots/$u2.xml=snapshot" \
-			"snapshots/$u3.xml=snapshot" vm.xml=config | sort | paste -sd' ' -)"
+			"snapshots/$u3.xml=snapshot" vm.xml=config "kernel/$(basename "$(kernel)")=kernel" |
+			sort | paste -sd' ' -)"
 	# every disk layer: vm.xml's, each snapshot's, down to the base
 	assert_equal "$(jq -r '.members[] | select(.type == "disk") | .name' manifest.json | sort | paste -sd' ' -)" \
 		"$(ls disks | sed 's:^:disks/:' | sort | paste -sd' ' -)"
@@ -240,7 +253,7 @@ teardown() {
 	vmctl set v --memory 96M
 	run_tool 0 snapctl export --snapshot S2 -o s2.tar v
 	assert_output --regexp "^exported snapshot 'S2' of VM 'v' as a standalone VM \(1 disk file\) to 's2.tar': "
-	assert_equal "$(members s2.tar)" "MANIFEST vm.xml disks/v.vhd"
+	assert_equal "$(members s2.tar)" "MANIFEST vm.xml kernel/$(basename "$(kernel)") disks/v.vhd"
 	tar -xOf s2.tar MANIFEST > manifest.json
 	assert_equal "$(jq -r '[.kind, .vm, .snapshot.name, .snapshot.uuid] | join(" ")' manifest.json)" \
 		"snapshot v S2 $(uuid v S2)"
@@ -299,7 +312,7 @@ teardown() {
 	u=$(uuid v On)
 	run_tool 0 snapctl export -o v.tar v
 	assert_equal "$(members v.tar)" \
-		"MANIFEST vm.xml current snapshots/$u.xml snapshots/$u.vsv snapshots/$u.bin disks/v.vhd disks/v_$u.avhd"
+		"MANIFEST vm.xml current snapshots/$u.xml snapshots/$u.vsv snapshots/$u.bin kernel/$(basename "$(kernel)") disks/v.vhd disks/v_$u.avhd"
 	# 64 MiB of RAM, mostly never touched: stored sparse
 	[ "$(stat -c %s v.tar)" -lt $((32 << 20)) ]
 	assert_equal "$(tar -xOf v.tar "snapshots/$u.bin" | cmp - "$VMCTL_ROOT/v/snapshots/$u.bin" && echo same)" same
@@ -317,13 +330,106 @@ teardown() {
 	run_tool 0 vmctl stop --force c
 	# standalone: the snapshot's state becomes a managed save; start resumes it
 	run_tool 0 snapctl export --snapshot On -o on.tar v
-	assert_equal "$(members on.tar)" "MANIFEST vm.xml disks/v.vhd saved.vsv saved.bin"
+	assert_equal "$(members on.tar)" "MANIFEST vm.xml kernel/$(basename "$(kernel)") disks/v.vhd saved.vsv saved.bin"
 	R3=$BATS_TEST_TMPDIR/r3
 	run_tool 0 snapctl --root "$R3" import on.tar
 	assert_equal "$(vmctl --root "$R3" status --json v | jq -r .state)" saved
 	run_tool 0 vmctl --root "$R3" start v
 	assert_equal "$(VMCTL_ROOT=$R3 guest v verify 7 8)" ok
 	run_tool 0 vmctl --root "$R3" stop --force v
+}
+
+@test "export: kernel and initrd travel as members; import puts them into the VM folder, vm.xml and snapshots point there" {
+	requires jq
+	mkdir -p disks k1 k2
+	vhdtool create -b 64K disks/v.vhd 4M >/dev/null
+	printf 'kernel one\n' > k1/vmlinuz
+	head -c 100000 /dev/urandom > k1/initrd.img
+	printf 'kernel two, a longer one\n' > k2/vmlinuz
+	vmctl create v --memory 64M --kernel "$W/k1/vmlinuz" --initrd "$W/k1/initrd.img" \
+		--disk "$W/disks/v.vhd" >/dev/null
+	snapctl create v S1 >/dev/null
+	# now boots another kernel (same file name), S1 keeps the first
+	sed -i "s|$W/k1/vmlinuz|$W/k2/vmlinuz|" "$VMCTL_ROOT/v/vm.xml"
+	assert_equal "$(kernel)" "$W/k2/vmlinuz"
+	before=$(fingerprint)
+	run_tool 0 snapctl export --json -o v.tar v
+	assert_equal "$stderr" ""
+	assert_equal "$(jq -r '[.members, .disks, .boot_files, .warnings] | map(tostring) | join(" ")' <<<"$stdout")" \
+		"9 2 3 0"
+	u=$(uuid v S1)
+	assert_equal "$(members v.tar)" \
+		"MANIFEST vm.xml current snapshots/$u.xml kernel/vmlinuz initrd/initrd.img kernel/vmlinuz-2 disks/v.vhd disks/$(basename "$(src)")"
+	# recorded like disks: type, size, SHA-256, the paths the XML uses
+	tar -xOf v.tar MANIFEST > manifest.json
+	assert_equal "$(jq -r '.members[] | select(.type == "kernel" or .type == "initrd") |
+			[.name, .type, .size, .sha256, (.source | join(","))] | map(tostring) | join(" ")' manifest.json)" \
+		"kernel/vmlinuz kernel $(stat -c %s k2/vmlinuz) $(sha k2/vmlinuz) $W/k2/vmlinuz
+initrd/initrd.img initrd 100000 $(sha k1/initrd.img) $W/k1/initrd.img
+kernel/vmlinuz-2 kernel $(stat -c %s k1/vmlinuz) $(sha k1/vmlinuz) $W/k1/vmlinuz"
+	assert_equal "$(tar -xOf v.tar kernel/vmlinuz-2 | sha256sum | cut -d' ' -f1)" "$(sha k1/vmlinuz)"
+	assert_equal "$(fingerprint)" "$before"
+	# import: the files in <vm>/boot/, the same bytes; vm.xml and S1 point at them
+	R2=$BATS_TEST_TMPDIR/r2
+	run_tool 0 snapctl --root "$R2" import --json v.tar
+	assert_equal "$stderr" ""
+	assert_equal "$(jq -r '[.boot_files, .warnings] | map(tostring) | join(" ")' <<<"$stdout")" "3 0"
+	assert_equal "$(ls "$R2/v/boot" | paste -sd' ' -)" "initrd.img vmlinuz vmlinuz-2"
+	assert_equal "$(sha "$R2/v/boot/vmlinuz")" "$(sha k2/vmlinuz)"
+	assert_equal "$(sha "$R2/v/boot/vmlinuz-2")" "$(sha k1/vmlinuz)"
+	assert_equal "$(sha "$R2/v/boot/initrd.img")" "$(sha k1/initrd.img)"
+	assert_equal "$(kernel v "$R2")" "$R2/v/boot/vmlinuz"
+	assert_equal "$(initrd v "$R2")" "$R2/v/boot/initrd.img"
+	assert_equal "$(snapctl --root "$R2" show --xml v S1 | sed -n 's:.*<kernel>\(.*\)</kernel>.*:\1:p')" \
+		"$R2/v/boot/vmlinuz-2"
+	run_tool 0 snapctl --root "$R2" apply -y v S1
+	assert_equal "$(kernel v "$R2")" "$R2/v/boot/vmlinuz-2"
+	assert_equal "$(initrd v "$R2")" "$R2/v/boot/initrd.img"
+	# --new-id copy beside it: its own boot folder
+	run_tool 0 snapctl --root "$R2" import --name w --new-id v.tar
+	assert_equal "$(kernel w "$R2")" "$R2/w/boot/vmlinuz"
+	assert_equal "$(sha "$R2/w/boot/vmlinuz")" "$(sha k2/vmlinuz)"
+	# one snapshot as a standalone VM: its own kernel and initrd
+	run_tool 0 snapctl export --snapshot S1 -o s1.tar v
+	assert_equal "$(members s1.tar)" "MANIFEST vm.xml kernel/vmlinuz initrd/initrd.img disks/v.vhd"
+	R3=$BATS_TEST_TMPDIR/r3
+	run_tool 0 snapctl --root "$R3" import s1.tar
+	assert_equal "$(kernel v "$R3")" "$R3/v/boot/vmlinuz"
+	assert_equal "$(sha "$R3/v/boot/vmlinuz")" "$(sha k1/vmlinuz)"
+	assert_equal "$(sha "$R3/v/boot/initrd.img")" "$(sha k1/initrd.img)"
+	assert_equal "$(fingerprint)" "$before"
+}
+
+@test "export: a kernel and an initrd of the same file name get distinct members; a missing one is left out with a warning" {
+	requires jq
+	mkdir -p disks a b
+	vhdtool create disks/v.vhd 1M >/dev/null
+	printf 'kernel\n' > a/boot.img
+	printf 'initrd\n' > b/boot.img
+	vmctl create v --memory 64M --kernel "$W/a/boot.img" --initrd "$W/b/boot.img" \
+		--disk "$W/disks/v.vhd" >/dev/null
+	run_tool 0 snapctl export -o v.tar v
+	assert_equal "$(members v.tar)" "MANIFEST vm.xml kernel/boot.img initrd/boot-2.img disks/v.vhd"
+	R2=$BATS_TEST_TMPDIR/r2
+	run_tool 0 snapctl --root "$R2" import v.tar
+	assert_equal "$(kernel v "$R2")" "$R2/v/boot/boot.img"
+	assert_equal "$(initrd v "$R2")" "$R2/v/boot/boot-2.img"
+	assert_equal "$(cat "$R2/v/boot/boot.img")" kernel
+	assert_equal "$(cat "$R2/v/boot/boot-2.img")" initrd
+	# the initrd gone: the export warns and goes without it
+	rm b/boot.img
+	run_tool 0 snapctl export --json -o w.tar v
+	assert_equal "$stderr" "snapctl: warning: VM 'v': initrd '$W/b/boot.img' is left out of the stream: No such file or directory"
+	assert_equal "$(jq -r '[.boot_files, .warnings] | map(tostring) | join(" ")' <<<"$stdout")" "1 1"
+	assert_equal "$(members w.tar)" "MANIFEST vm.xml kernel/boot.img disks/v.vhd"
+	# an unreadable kernel too (not as root, who reads it anyway)
+	if [ "$(id -u)" != 0 ]; then
+		chmod 000 a/boot.img
+		run_tool 0 snapctl export -o x.tar v
+		assert_output --partial "snapctl: warning: VM 'v': kernel '$W/a/boot.img' is left out of the stream: Permission denied"
+		assert_equal "$(members x.tar)" "MANIFEST vm.xml disks/v.vhd"
+		chmod 600 a/boot.img
+	fi
 }
 
 @test "export -o FILE: never over an existing FILE (73) unless --force; a crash leaves no file" {
@@ -350,9 +456,9 @@ teardown() {
 	mktree
 	run_tool 0 snapctl export --json -o v.tar v
 	assert_equal "$(jq -c keys_unsorted <<<"$stdout")" \
-		'["vm","kind","snapshot","file","members","snapshots","disks","payload_bytes","stream_bytes"]'
-	assert_equal "$(jq -r '[.vm, .kind, .snapshot, .file, .members, .snapshots, .disks] | map(tostring) | join(" ")' <<<"$stdout")" \
-		"v vm null v.tar 10 3 4"
+		'["vm","kind","snapshot","file","members","snapshots","disks","boot_files","payload_bytes","stream_bytes","warnings"]'
+	assert_equal "$(jq -r '[.vm, .kind, .snapshot, .file, .members, .snapshots, .disks, .boot_files, .warnings] | map(tostring) | join(" ")' <<<"$stdout")" \
+		"v vm null v.tar 11 3 4 1 0"
 	assert_equal "$(jq -r .stream_bytes <<<"$stdout")" "$(stat -c %s v.tar)"
 	assert_equal "$(jq -r .payload_bytes <<<"$stdout")" \
 		"$(( $(tar -xOf v.tar MANIFEST | wc -c) + $(tar -xOf v.tar MANIFEST | jq '[.members[].size] | add') ))"

@@ -193,4 +193,59 @@ expect_refused() {
 	run_vhdtool 0 check "$f"
 	run_vhdtool 66 check --chain "$f"
 	assert_output --partial "not found"
+	# the report says what is wrong, never "no errors found" with exit 66
+	refute_output --partial "no errors found"
+	assert_line "error: parent 'C:\Projects\dfvfs\test_data\fat-parent.vhd' of '$f' not found (tried '$W/fat-parent.vhd', 'C:/Projects/dfvfs/test_data/fat-parent.vhd')"
+	assert_line "  looked for '$W/fat-parent.vhd' (W2ru)"
+	assert_line "  looked for 'C:/Projects/dfvfs/test_data/fat-parent.vhd' (W2ku)"
+	assert_line "$f: parent missing (1 layer checked, stopped at '$f')"
+	run_vhdtool 66 check --chain --json "$f"
+	assert_equal "$(jq -r .result <<<"$stdout")" parent_missing
+	assert_equal "$(jq -r '.parent_error | .file, .parent, .reason, .exit_status' <<<"$stdout" | tr '\n' '|')" \
+		"$f|C:\Projects\dfvfs\test_data\fat-parent.vhd|not_found|66|"
+	assert_equal "$(jq -r '.parent_error.looked_for[] | .from + " " + .path' <<<"$stdout" | tr '\n' '|')" \
+		"W2ru $W/fat-parent.vhd|W2ku C:/Projects/dfvfs/test_data/fat-parent.vhd|"
+	assert_equal "$(jq -r '.errors, (.layers | length)' <<<"$stdout" | tr '\n' ' ')" "0 1 "
+	run_vhdtool 66 check --chain -H "$f"
+	assert_line $'result\tparent_missing'
+	assert_line $'parent_error.reason\tnot_found'
+}
+
+@test "check --chain: a grandparent missing is named with the paths tried; a clean chain has parent_error null" {
+	vhdtool create -q base.vhd 4M
+	mkdir sub
+	vhdtool create -q -p base.vhd sub/mid.avhd
+	vhdtool create -q -p sub/mid.avhd top.avhd
+	run_vhdtool 0 check --chain --json top.avhd
+	assert_equal "$(jq -r '.result, .parent_error' <<<"$stdout" | tr '\n' ' ')" "clean null "
+	mv base.vhd elsewhere.vhd
+	before=$(sha top.avhd)
+	run_vhdtool 66 check --chain top.avhd
+	refute_output --partial "no errors found"
+	assert_output --partial "error: parent '$W/base.vhd' of 'sub/mid.avhd' not found"
+	assert_line "  looked for 'sub/../base.vhd' (W2ru)"
+	assert_line "  looked for '$W/base.vhd' (W2ku)"
+	assert_line "  looked for 'sub/base.vhd' (parent name)"
+	assert_line "top.avhd: parent missing (2 layers checked, stopped at 'sub/mid.avhd')"
+	run_vhdtool 66 check --chain --json top.avhd
+	assert_equal "$(jq -r '.result, .parent_error.file, .parent_error.parent, (.layers | length)' <<<"$stdout" | tr '\n' ' ')" \
+		"parent_missing sub/mid.avhd $W/base.vhd 2 "
+	assert_equal "$(jq -r '.parent_error.looked_for | length' <<<"$stdout")" 3
+	[ "$(sha top.avhd)" = "$before" ]
+	# without --chain only the named layer is checked: clean
+	run_vhdtool 0 check top.avhd
+	assert_output --partial "no errors found"
+}
+
+@test "check --chain: a parent with another UUID is reported as unusable (65)" {
+	vhdtool create -q base.vhd 2M
+	vhdtool create -q -p base.vhd child.avhd
+	vhdtool create -q --force base.vhd 2M         # same name, new UUID
+	run_vhdtool 65 check --chain child.avhd
+	refute_output --partial "no errors found"
+	assert_output --partial "error: parent 'base.vhd' of 'child.avhd' has UUID"
+	assert_line "child.avhd: parent unusable (1 layer checked, stopped at 'child.avhd')"
+	run_vhdtool 65 check --chain --json child.avhd
+	assert_equal "$(jq -r '.result, .parent_error.reason, .parent_error.exit_status' <<<"$stdout" | tr '\n' ' ')" \
+		"parent_unusable unusable 65 "
 }

@@ -285,29 +285,84 @@ after_kill() {
 	crashed
 	same_as f.vhd new.raw
 	clean f.vhd
-	# grow, killed between the new footer and the zeroing: a valid disk of the
-	# new size whose 512 bytes at the old end still hold the old footer
+	# grow, killed between the new footer and the zeroing: the old footer's
+	# bytes are still in the file at the old end, but the disk is the new one
+	# with zeros there (the new footer marks that sector until it is zeroed)
 	cp t.vhd f.vhd
 	run env VMSNAP_CRASHPOINT=resize-fixed-footer vhdtool resize f.vhd 3M
 	crashed
-	clean f.vhd
-	vhdtool cat -o now.raw f.vhd
-	[ "$(stat -c %s now.raw)" -eq 3145728 ]
-	cmp <(head -c 1048576 now.raw) traw
-	cmp <(head -c 1049088 now.raw | tail -c 512) <(tail -c 512 t.vhd)
-	cmp <(tail -c +1049089 now.raw) <(tail -c +1049089 new.raw)
+	cmp <(head -c 1049088 f.vhd | tail -c 512) <(tail -c 512 t.vhd)
+	same_as f.vhd new.raw
+	run_vhdtool 0 check f.vhd
+	assert_output --partial "warning: 'f.vhd': a resize was interrupted before the footer bytes at offset 1048576 were zeroed"
+	[ "$(stat -c %s f.vhd)" -eq $((3145728 + 512)) ]
+	# readers that map the disk see the zeros too
+	run_vhdtool 0 convert -O raw f.vhd conv.raw
+	cmp conv.raw new.raw
+	run_vhdtool 0 map --json f.vhd
+	run_vhdtool 0 compare f.vhd new.raw -F raw
+	# read-only opens change nothing; the rerun finishes the grow
+	cmp <(head -c 1049088 f.vhd | tail -c 512) <(tail -c 512 t.vhd)
 	run_vhdtool 0 resize f.vhd 3M
-	# shrink, killed before the truncation: still the old size; rerun finishes
+	cmp <(head -c 1049088 f.vhd | tail -c 512) <(head -c 512 /dev/zero)
+	same_as f.vhd new.raw
+	clean f.vhd
+	refute_output --partial "interrupted"
+	# every kill point of the grow, then any writer (repair, a write, resize):
+	# the old disk or the new disk, never the old footer's bytes inside it
+	for point in resize-fixed-footer resize-fixed-zero resize-fixed-unmark; do
+		for finish in "repair f.vhd" "write f.vhd 0" "resize f.vhd 3M"; do
+			cp t.vhd f.vhd
+			run env VMSNAP_CRASHPOINT=$point vhdtool resize f.vhd 3M
+			crashed
+			same_as f.vhd new.raw
+			clean f.vhd
+			# shellcheck disable=SC2086
+			head -c 512 traw | vhdtool $finish
+			same_as f.vhd new.raw
+			clean f.vhd
+			refute_output --partial "interrupted"
+			cmp <(head -c 1049088 f.vhd | tail -c 512) <(head -c 512 /dev/zero)
+			[ "$(tail -c 512 f.vhd | head -c 8)" = conectix ]
+			cmp <(tail -c 32 f.vhd) <(head -c 32 /dev/zero)    # the mark is gone
+		done
+	done
+	# killed while a writer finishes it (after its zeros): still the new disk
+	cp t.vhd f.vhd
+	run env VMSNAP_CRASHPOINT=resize-fixed-footer vhdtool resize f.vhd 3M
+	crashed
+	run env VMSNAP_CRASHPOINT=grow-finish-zero vhdtool repair f.vhd
+	crashed
+	same_as f.vhd new.raw
+	run_vhdtool 0 repair f.vhd
+	same_as f.vhd new.raw
+	clean f.vhd
+	refute_output --partial "interrupted"
+	# shrink, killed before the truncation: still the old disk, which reads
+	# the new footer's bytes (written past the new end) as the zeros it held;
+	# the rerun or a repair zeroes them, the rerun finishes
 	cp t.vhd f.vhd
 	put f.vhd traw 524288 524288 zero
 	cp f.vhd g.vhd
-	run env VMSNAP_CRASHPOINT=resize-fixed-footer vhdtool resize --shrink f.vhd 512K
-	crashed
-	clean f.vhd
-	vhdtool cat -o now.raw f.vhd
-	cmp <(head -c 524288 now.raw) <(head -c 524288 traw)
-	run_vhdtool 0 resize --shrink f.vhd 512K
 	head -c 524288 traw > small
-	same_as f.vhd small
-	clean f.vhd
+	for point in resize-fixed-mark resize-fixed-footer; do
+		for finish in "resize --shrink f.vhd 512K" "repair f.vhd"; do
+			cp g.vhd f.vhd
+			run env VMSNAP_CRASHPOINT=$point vhdtool resize --shrink f.vhd 512K
+			crashed
+			same_as f.vhd traw
+			clean f.vhd
+			# shellcheck disable=SC2086
+			run_vhdtool 0 $finish
+			if [ "$finish" = "repair f.vhd" ]; then   # the old disk, zeros in the file
+				cmp <(head -c 525312 f.vhd | tail -c 1024) <(head -c 1024 /dev/zero)
+				same_as f.vhd traw
+			fi
+			run_vhdtool 0 resize --shrink f.vhd 512K
+			same_as f.vhd small
+			clean f.vhd
+			refute_output --partial "interrupted"
+			[ "$(stat -c %s f.vhd)" -eq $((524288 + 512)) ]
+		done
+	done
 }
