@@ -635,16 +635,15 @@ int vm_status_read(const char *vmdir, struct vm_status *s, struct error *err)
 		s->started = (time_t)read_number(vmdir, "run/started");
 		return 0;
 	}
-	/* a complete managed save first: start resumes it, also when the
-	 * monitor died right after writing it (and left run/ behind) */
-	snprintf(path, sizeof(path), "%s/saved.vsv", vmdir);
-	if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
-		s->state = VM_STATE_SAVED;
+	/* a saved state does not hide a crash (start still resumes it) */
+	snprintf(path, sizeof(path), "%s/run", vmdir);
+	if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		s->state = VM_STATE_CRASHED;
 		return 0;
 	}
-	snprintf(path, sizeof(path), "%s/run", vmdir);
-	if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-		s->state = VM_STATE_CRASHED;
+	snprintf(path, sizeof(path), "%s/saved.vsv", vmdir);
+	if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+		s->state = VM_STATE_SAVED;
 	else
 		s->state = VM_STATE_STOPPED;
 	return 0;
