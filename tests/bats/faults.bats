@@ -14,13 +14,9 @@ load snapctl-helpers
 FI=$BUILD/faultinj.so
 FAULT_LOG=
 
+eval "helpers_$(declare -f setup)"        # helpers.bash's set-up, then ours
 setup() {
-	W=$BATS_TEST_TMPDIR/w
-	mkdir -p "$W"
-	cd "$W" || return 1
-	export VMCTL_ROOT=$BATS_TEST_TMPDIR/root
-	export PATH="$BUILD:$PATH"
-	unset NO_COLOR
+	helpers_setup || return 1
 	[ -e "$FI" ] || skip "no $FI (make check builds it)"
 	FAULT_LOG=$BATS_TEST_TMPDIR/fault.log
 }
