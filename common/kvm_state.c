@@ -211,100 +211,154 @@ out:
 	return rc;
 }
 
+/*
+ * Decoding of one vCPU's sections (pure: no KVM). Checks are in the order the
+ * restore used to make them, so the first error reported is the same.
+ */
+int vcpu_state_decode(const struct vsv_reader *r, unsigned i, size_t xsave_max,
+		      struct vcpu_state *out, const char *what, struct error *err)
+{
+	const void *p;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (vsv_need(r, VSV_VCPU_MPSTATE, i, &out->mp, sizeof(out->mp), what, err) < 0 ||
+	    vsv_need(r, VSV_VCPU_REGS, i, &out->regs, sizeof(out->regs), what, err) < 0 ||
+	    vsv_need(r, VSV_VCPU_SREGS, i, &out->sregs, sizeof(out->sregs), what, err) < 0 ||
+	    vsv_need(r, VSV_VCPU_DEBUGREGS, i, &out->dregs, sizeof(out->dregs), what, err) < 0 ||
+	    vsv_need(r, VSV_VCPU_LAPIC, i, &out->lapic, sizeof(out->lapic), what, err) < 0 ||
+	    vsv_need(r, VSV_VCPU_EVENTS, i, &out->ev, sizeof(out->ev), what, err) < 0)
+		return -1;
+	if (vsv_get(r, VSV_VCPU_CPUID, i, &p, &n)) {
+		size_t ne = n / sizeof(struct kvm_cpuid_entry2);
+		if (n % sizeof(struct kvm_cpuid_entry2) || ne > VCPU_MAX_CPUID)
+			return error_set(err, EXIT_DATAERR, "'%s': bad CPUID section", what);
+		out->cpuid = calloc(1, sizeof(*out->cpuid) + n);
+		if (!out->cpuid)
+			return error_set(err, EXIT_FAIL, "out of memory");
+		out->cpuid->nent = (uint32_t)ne;
+		if (n)
+			memcpy(out->cpuid->entries, p, n);
+	}
+	if (vsv_get(r, VSV_VCPU_TSC_KHZ, i, &p, &n) && n == 4) {
+		out->have_tsc_khz = true;
+		out->tsc_khz = get_le32(p);
+	}
+	if (vsv_get(r, VSV_VCPU_XSAVE, i, &p, &n)) {
+		/* KVM_SET_XSAVE reads at least a struct kvm_xsave */
+		if (xsave_max < sizeof(struct kvm_xsave))
+			xsave_max = sizeof(struct kvm_xsave);
+		if (n > xsave_max) {
+			vcpu_state_free(out);
+			return error_set(err, EXIT_UNAVAILABLE, "'%s': the state needs an XSAVE area "
+					 "of %zu bytes, this host's KVM has %zu", what, n, xsave_max);
+		}
+		out->xsave = calloc(1, xsave_max);
+		if (!out->xsave) {
+			vcpu_state_free(out);
+			return error_set(err, EXIT_FAIL, "out of memory");
+		}
+		if (n)
+			memcpy(out->xsave, p, n);
+		out->xsave_len = n;
+		out->xsave_size = xsave_max;
+	} else if (vsv_need(r, VSV_VCPU_FPU, i, &out->fpu, sizeof(out->fpu), what, err) < 0) {
+		vcpu_state_free(out);
+		return -1;
+	}
+	if (vsv_get(r, VSV_VCPU_XCRS, i, &p, &n)) {
+		if (n != sizeof(out->xcrs)) {
+			vcpu_state_free(out);
+			return error_set(err, EXIT_DATAERR, "'%s': bad XCR section", what);
+		}
+		memcpy(&out->xcrs, p, n);
+		out->have_xcrs = true;
+	}
+	if (!vsv_get(r, VSV_VCPU_MSRS, i, &p, &n) || n < 4 || n != 4 + 16ULL * get_le32(p)) {
+		vcpu_state_free(out);
+		return error_set(err, EXIT_DATAERR, "'%s': bad or missing MSR section of vCPU %u",
+				 what, i);
+	}
+	const uint8_t *mp8 = p;
+	uint32_t cnt = get_le32(mp8);
+	out->msrs = calloc(cnt ? cnt : 1, sizeof(*out->msrs));
+	if (!out->msrs) {
+		vcpu_state_free(out);
+		return error_set(err, EXIT_FAIL, "out of memory");
+	}
+	for (uint32_t k = 0; k < cnt; k++) {
+		out->msrs[k].index = get_le32(mp8 + 4 + 16 * (size_t)k);
+		out->msrs[k].value = get_le64(mp8 + 12 + 16 * (size_t)k);
+	}
+	out->nmsrs = cnt;
+	return 0;
+}
+
+void vcpu_state_free(struct vcpu_state *s)
+{
+	free(s->cpuid);
+	free(s->xsave);
+	free(s->msrs);
+	s->cpuid = NULL;
+	s->xsave = NULL;
+	s->msrs = NULL;
+	s->xsave_len = s->xsave_size = 0;
+	s->nmsrs = 0;
+}
+
 #define SET(fd, req, ptr, name)                                                         \
 	do {                                                                            \
-		if (ioctl(fd, req, ptr) < 0)                                            \
-			return error_errno(err, errno, "cannot restore %s of vCPU %u", name, i); \
+		if (ioctl(fd, req, ptr) < 0) {                                          \
+			error_errno(err, errno, "cannot restore %s of vCPU %u", name, i); \
+			goto out;                                                       \
+		}                                                                       \
 	} while (0)
 
 static int restore_vcpu(struct machine *m, unsigned i, const struct vsv_reader *r,
 			const char *what, struct error *err)
 {
 	int fd = m->vcpu_fd[i];
-	struct kvm_mp_state mp;
-	struct kvm_regs regs;
-	struct kvm_sregs sregs;
-	struct kvm_xcrs xcrs;
-	struct kvm_debugregs dregs;
-	struct kvm_lapic_state lapic;
-	struct kvm_vcpu_events ev;
-	const void *p;
-	size_t n;
+	struct vcpu_state s;
+	bool have_deadline = false;
+	uint64_t deadline = 0;
+	int rc = -1;
 
-	if (vsv_need(r, VSV_VCPU_MPSTATE, i, &mp, sizeof(mp), what, err) < 0 ||
-	    vsv_need(r, VSV_VCPU_REGS, i, &regs, sizeof(regs), what, err) < 0 ||
-	    vsv_need(r, VSV_VCPU_SREGS, i, &sregs, sizeof(sregs), what, err) < 0 ||
-	    vsv_need(r, VSV_VCPU_DEBUGREGS, i, &dregs, sizeof(dregs), what, err) < 0 ||
-	    vsv_need(r, VSV_VCPU_LAPIC, i, &lapic, sizeof(lapic), what, err) < 0 ||
-	    vsv_need(r, VSV_VCPU_EVENTS, i, &ev, sizeof(ev), what, err) < 0)
+	if (vcpu_state_decode(r, i, (size_t)xsave_size(m), &s, what, err) < 0)
 		return -1;
-	if (vsv_get(r, VSV_VCPU_CPUID, i, &p, &n)) {
-		size_t ne = n / sizeof(struct kvm_cpuid_entry2);
-		struct kvm_cpuid2 *c;
-		if (n % sizeof(struct kvm_cpuid_entry2) || ne > 256)
-			return error_set(err, EXIT_DATAERR, "'%s': bad CPUID section", what);
-		c = calloc(1, sizeof(*c) + n);
-		if (!c)
-			return error_set(err, EXIT_FAIL, "out of memory");
-		c->nent = (uint32_t)ne;
-		memcpy(c->entries, p, n);
-		if (ioctl(fd, KVM_SET_CPUID2, c) < 0) {
-			free(c);
-			return error_errno(err, errno, "cannot restore the CPUID of vCPU %u", i);
-		}
-		free(c);
+	if (s.cpuid && ioctl(fd, KVM_SET_CPUID2, s.cpuid) < 0) {
+		error_errno(err, errno, "cannot restore the CPUID of vCPU %u", i);
+		goto out;
 	}
-	if (vsv_get(r, VSV_VCPU_TSC_KHZ, i, &p, &n) && n == 4) {
-		uint32_t want = get_le32(p);
+	if (s.have_tsc_khz) {
+		uint32_t want = s.tsc_khz;
 		int have = ioctl(fd, KVM_GET_TSC_KHZ, 0);
 		if (have > 0 && (uint32_t)have != want && ioctl(fd, KVM_SET_TSC_KHZ, want) < 0)
 			machine_log(m, "TSC rate: saved %u kHz, this host runs %d kHz and cannot "
 				    "scale; the guest sees the host rate", want, have);
 	}
-	SET(fd, KVM_SET_SREGS, &sregs, "the special registers");
-	SET(fd, KVM_SET_REGS, &regs, "the registers");
-	if (vsv_get(r, VSV_VCPU_XSAVE, i, &p, &n)) {
-		int xs = xsave_size(m);
-		if ((int)n > xs)
-			return error_set(err, EXIT_UNAVAILABLE, "'%s': the state needs an XSAVE area of "
-					 "%zu bytes, this host's KVM has %d", what, n, xs);
-		uint8_t *buf = calloc(1, (size_t)xs);
-		if (!buf)
-			return error_set(err, EXIT_FAIL, "out of memory");
-		memcpy(buf, p, n);
-		if (ioctl(fd, KVM_SET_XSAVE, buf) < 0) {
-			free(buf);
-			return error_errno(err, errno, "cannot restore the XSAVE area of vCPU %u", i);
+	SET(fd, KVM_SET_SREGS, &s.sregs, "the special registers");
+	SET(fd, KVM_SET_REGS, &s.regs, "the registers");
+	if (s.xsave) {
+		if (ioctl(fd, KVM_SET_XSAVE, s.xsave) < 0) {
+			error_errno(err, errno, "cannot restore the XSAVE area of vCPU %u", i);
+			goto out;
 		}
-		free(buf);
 	} else {
-		struct kvm_fpu fpu;
-		if (vsv_need(r, VSV_VCPU_FPU, i, &fpu, sizeof(fpu), what, err) < 0)
-			return -1;
-		SET(fd, KVM_SET_FPU, &fpu, "the FPU");
+		SET(fd, KVM_SET_FPU, &s.fpu, "the FPU");
 	}
-	if (vsv_get(r, VSV_VCPU_XCRS, i, &p, &n)) {
-		if (n != sizeof(xcrs))
-			return error_set(err, EXIT_DATAERR, "'%s': bad XCR section", what);
-		memcpy(&xcrs, p, n);
-		if (ioctl(m->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) <= 0)
-			return error_set(err, EXIT_UNAVAILABLE, "'%s': the state has XCRs and this "
-					 "host's KVM cannot set them (no KVM_CAP_XCRS)", what);
-		SET(fd, KVM_SET_XCRS, &xcrs, "the XCRs");
+	if (s.have_xcrs) {
+		if (ioctl(m->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) <= 0) {
+			error_set(err, EXIT_UNAVAILABLE, "'%s': the state has XCRs and this "
+				  "host's KVM cannot set them (no KVM_CAP_XCRS)", what);
+			goto out;
+		}
+		SET(fd, KVM_SET_XCRS, &s.xcrs, "the XCRs");
 	}
-	SET(fd, KVM_SET_DEBUGREGS, &dregs, "the debug registers");
-	SET(fd, KVM_SET_LAPIC, &lapic, "the LAPIC");
-	if (!vsv_get(r, VSV_VCPU_MSRS, i, &p, &n) || n < 4 ||
-	    n != 4 + 16ULL * get_le32(p))
-		return error_set(err, EXIT_DATAERR, "'%s': bad or missing MSR section of vCPU %u",
-				 what, i);
-	const uint8_t *mp8 = p;
-	uint32_t cnt = get_le32(mp8);
-	bool have_deadline = false;
-	uint64_t deadline = 0;
-	for (uint32_t k = 0; k < cnt; k++) {
-		uint32_t idx = get_le32(mp8 + 4 + 16 * k);
-		uint64_t v = get_le64(mp8 + 12 + 16 * k);
+	SET(fd, KVM_SET_DEBUGREGS, &s.dregs, "the debug registers");
+	SET(fd, KVM_SET_LAPIC, &s.lapic, "the LAPIC");
+	for (uint32_t k = 0; k < s.nmsrs; k++) {
+		uint32_t idx = s.msrs[k].index;
+		uint64_t v = s.msrs[k].value;
 		if (idx == MSR_IA32_TSC_DEADLINE) {
 			have_deadline = true;
 			deadline = v;
@@ -313,12 +367,15 @@ static int restore_vcpu(struct machine *m, unsigned i, const struct vsv_reader *
 		if (set_msr(fd, idx, v) < 0)
 			machine_log(m, "MSR 0x%x of vCPU %u could not be restored", idx, i);
 	}
-	SET(fd, KVM_SET_VCPU_EVENTS, &ev, "the vCPU events");
-	SET(fd, KVM_SET_MP_STATE, &mp, "the MP state");
+	SET(fd, KVM_SET_VCPU_EVENTS, &s.ev, "the vCPU events");
+	SET(fd, KVM_SET_MP_STATE, &s.mp, "the MP state");
 	/* after the LAPIC, or KVM drops it */
 	if (have_deadline && set_msr(fd, MSR_IA32_TSC_DEADLINE, deadline) < 0)
 		machine_log(m, "TSC deadline of vCPU %u could not be restored", i);
-	return 0;
+	rc = 0;
+out:
+	vcpu_state_free(&s);
+	return rc;
 }
 
 int machine_restore_state(struct machine *m, const struct vsv_reader *r, const char *what,

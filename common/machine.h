@@ -75,6 +75,40 @@ void machine_exit_with(struct machine *m, enum machine_exit why);
 int machine_restore_state(struct machine *m, const struct vsv_reader *r, const char *what,
 			  struct error *err);
 
+/*
+ * One vCPU's state as read from a .vsv (kvm_state.c), before any KVM ioctl.
+ * vcpu_state_decode: the sections of vCPU i, every size checked (xsave_max:
+ * the XSAVE area this host's KVM takes, at least a struct kvm_xsave); on
+ * error (EXIT_DATAERR, EXIT_UNAVAILABLE for an XSAVE area too big, EXIT_FAIL)
+ * nothing is left allocated. vcpu_state_free releases a decoded state.
+ */
+#define VCPU_MAX_CPUID 256
+struct vcpu_msr {
+	uint32_t index;
+	uint64_t value;
+};
+struct vcpu_state {
+	struct kvm_mp_state mp;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_debugregs dregs;
+	struct kvm_lapic_state lapic;
+	struct kvm_vcpu_events ev;
+	struct kvm_cpuid2 *cpuid;  /* NULL: no CPUID section; else nent <= VCPU_MAX_CPUID */
+	bool have_tsc_khz;         /* a 4-byte TSC rate section (other lengths are ignored) */
+	uint32_t tsc_khz;
+	uint8_t *xsave;            /* xsave_size bytes, the first xsave_len from the file; */
+	size_t xsave_len, xsave_size; /* NULL: no XSAVE section, fpu holds the FPU section */
+	struct kvm_fpu fpu;
+	bool have_xcrs;
+	struct kvm_xcrs xcrs;
+	struct vcpu_msr *msrs;     /* in file order (the TSC deadline among them) */
+	uint32_t nmsrs;
+};
+int vcpu_state_decode(const struct vsv_reader *r, unsigned i, size_t xsave_max,
+		      struct vcpu_state *out, const char *what, struct error *err);
+void vcpu_state_free(struct vcpu_state *s);
+
 /* x86boot.c: load the kernel and prepare boot state of every vCPU. */
 int x86_load_kernel(struct machine *m, struct error *err);
 int x86_setup_vcpu(struct machine *m, unsigned cpu, struct error *err);

@@ -119,6 +119,7 @@ struct snapshot *snapshot_parse(const char *buf, size_t len, const char *what,
 			s->created = t ? (time_t)strtoll(t, NULL, 10) : 0;
 			free(t);
 		} else if (!strcmp(n, "memory")) {
+			free(s->memory); /* a second <memory> replaces the first */
 			s->memory = xmlsafe_attr(k, "file");
 		} else if (!strcmp(n, "disks")) {
 			for (xmlNodePtr d = k->children; d; d = d->next) {
@@ -167,6 +168,7 @@ struct snapshot *snapshot_parse(const char *buf, size_t len, const char *what,
 			}
 			char w[600];
 			snprintf(w, sizeof(w), "%s <domain>", what);
+			vmconfig_free(s->domain); /* a second <domain> replaces the first */
 			s->domain = vmconfig_parse((const char *)xmlBufferContent(b),
 						   (size_t)xmlBufferLength(b), w, err);
 			xmlBufferFree(b);

@@ -155,9 +155,11 @@ int vhd_open_parent(struct vhd *v, unsigned flags, struct error *err)
 					  "is not a regular file", c[i].path, v->path);
 			continue;
 		}
-		if (in_chain(v, &st))
+		if (in_chain(v, &st)) {
+			vhd_close(mismatch); /* an earlier candidate with another UUID */
 			return error_set(err, EXIT_DATAERR, "'%s': parent chain loops back to '%s'",
 					 v->path, c[i].path);
+		}
 		error_init(&sub);
 		struct vhd *p = vhd_open_layer_internal(c[i].path, pflags, v->depth + 1, &sub);
 		if (!p) {

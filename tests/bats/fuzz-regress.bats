@@ -43,3 +43,7 @@ replay() { # TARGET: run the replay binary on its saved crashes and seeds
 @test "fuzz regressions: stream (export streams imported into a private store)" {
 	replay stream
 }
+
+@test "fuzz regressions: kvm_state (vCPU state decoded from a .vsv, re-encoded)" {
+	replay kvm_state
+}

@@ -34,6 +34,42 @@ static const char *const names[3] = { "c.avhd", "p1.vhd", "p2.vhd" };
 
 static uint8_t *buf_a, *buf_b;
 
+/*
+ * What each of the three files holds now. libFuzzer mutates one place of an
+ * input at a time, so most inputs leave one or two of the files as the input
+ * before had them: those are not written again (a truncating rewrite of up
+ * to 192 KiB in tmpfs per file was a tenth of the time). Read-only opens
+ * leave the files alone; after the write option every file is rewritten.
+ */
+static struct {
+	bool valid, present;
+	uint8_t *data;
+	size_t len;
+} cache[3];
+
+static void put_file(int i, const char *path, const uint8_t *data, size_t len)
+{
+	if (cache[i].valid && cache[i].present == (data != NULL) &&
+	    (!data || (cache[i].len == len && memcmp(cache[i].data, data, len) == 0)))
+		return;
+	cache[i].valid = false;
+	if (!data) {
+		unlink(path);
+		cache[i].present = false;
+		cache[i].valid = true;
+		return;
+	}
+	fuzz_write_file(path, data, len);
+	uint8_t *copy = realloc(cache[i].data, len ? len : 1);
+	if (!copy)
+		abort();
+	memcpy(copy, data, len);
+	cache[i].data = copy;
+	cache[i].len = len;
+	cache[i].present = true;
+	cache[i].valid = true;
+}
+
 static void read_check(struct vhd *v, uint64_t off, uint64_t len)
 {
 	struct error e;
@@ -57,13 +93,15 @@ static void map_walk(struct vhd *v, uint64_t off, uint64_t end)
 		uint64_t n = len < MAX_RUN ? len : MAX_RUN;
 		if (vhd_read(v, buf_a, (size_t)n, off, &e) == 0) {
 			if (!layer) {
-				memset(buf_b, 0, (size_t)n);
+				/* zeros: compared in place (no second 1 MiB buffer to fill) */
+				FUZZ_ASSERT(n == 0 || (buf_a[0] == 0 &&
+					    memcmp(buf_a, buf_a + 1, (size_t)n - 1) == 0));
 			} else {
 				ssize_t got = io_pread_full(layer->fd, buf_b, (size_t)n, foff);
 				FUZZ_ASSERT(got >= 0);
 				memset(buf_b + got, 0, (size_t)n - (size_t)got);
+				FUZZ_ASSERT(memcmp(buf_a, buf_b, (size_t)n) == 0);
 			}
-			FUZZ_ASSERT(memcmp(buf_a, buf_b, (size_t)n) == 0);
 		}
 		off += len;
 	}
@@ -195,10 +233,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (int i = 0; i < 3; i++) {
 		fuzz_path(path[i], sizeof(path[i]), names[i]);
-		if (i < n)
-			fuzz_write_file(path[i], part[i], plen[i]);
-		else
-			unlink(path[i]);
+		put_file(i, path[i], i < n ? part[i] : NULL, i < n ? plen[i] : 0);
 	}
 
 	unsigned flags = DISK_RDONLY | DISK_NOLOCK;
@@ -216,7 +251,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		decode_layer(l);
 	read_all(v);
 	vhd_close(v);
-	if (opt & 8)
+	if (opt & 8) {
+		for (int i = 0; i < 3; i++)
+			cache[i].valid = false; /* written: the next input writes them again */
 		write_check(path[0], (flags & ~(DISK_RDONLY | VHD_LENIENT)) | DISK_NOSYNC);
+	}
 	return 0;
 }

@@ -245,3 +245,42 @@ TEST(atomic_write_replaces)
 	struct stat st;
 	CHECK(stat(p, &st) == 0 && (st.st_mode & 0777) == 0600);
 }
+
+/* A parent candidate that is the child itself, after one with another UUID:
+ * "loops back" is refused and the mismatched layer is closed (the vhd_chain
+ * fuzzer found it leaking; tests/fixtures/fuzz/vhd_chain/loop-after-mismatch).
+ * Under make valgrind or SANITIZE=address the leak fails the run. */
+TEST(parent_loop_after_mismatch)
+{
+	char d[512], p[600], c[600];
+	uint8_t hb[VHD_HEADER_SIZE];
+	struct vhd *v;
+	struct error e;
+
+	snprintf(d, sizeof(d), "%s/loop", unit_tmpdir());
+	mkdir(d, 0700);
+	snprintf(p, sizeof(p), "%s/base.vhd", d);
+	snprintf(c, sizeof(c), "%s/child.avhd", d);
+	struct vhd_create_opts o = { .type = VHD_TYPE_DYNAMIC, .size = 1 << 20 };
+	CHECK(vhd_create(p, &o, &e) == 0);
+	struct vhd_create_opts oc = { .parent = p };
+	CHECK(vhd_create(c, &oc, &e) == 0);
+	CHECK(unlink(p) == 0 && vhd_create(p, &o, &e) == 0); /* another UUID */
+	/* the parent name (the last candidate) names the child itself */
+	v = vhd_open(c, DISK_RDONLY | VHD_NOPARENT, &e);
+	CHECK(v != NULL);
+	if (!v)
+		return;
+	uint64_t hoff = v->footer.data_offset;
+	memset(v->header.parent_name, 0, sizeof(v->header.parent_name));
+	CHECK(vhd_utf8_to_utf16("child.avhd", true, v->header.parent_name,
+				sizeof(v->header.parent_name)) > 0);
+	vhd_header_encode(&v->header, hb);
+	vhd_close(v);
+	int fd = open(c, O_WRONLY | O_CLOEXEC);
+	CHECK(fd >= 0 && io_pwrite_full(fd, hb, sizeof(hb), hoff) == 0);
+	close(fd);
+	v = vhd_open(c, DISK_RDONLY, &e);
+	CHECK(v == NULL && e.code == EXIT_DATAERR && strstr(e.msg, "loops back"));
+	vhd_close(v);
+}

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "endian.h"
+#include "machine.h"
 #include "unit.h"
 #include "vsv.h"
 
@@ -102,4 +103,74 @@ TEST(vsv_creator_fills_its_field)
 	CHECK(r && !strcmp(r->creator, "vmctl 0.1.0") && w.buf[24 + 11] == 0 && w.buf[63] == 0);
 	vsv_free(r);
 	vsv_writer_release(&w);
+}
+
+/* vcpu_state_decode (kvm_state.c): what restore_vcpu reads before any ioctl */
+static void put_vcpu(struct vsv_writer *w, unsigned i, size_t cpuid_len, size_t xsave_len,
+		     const uint8_t *msrs, size_t msrs_len)
+{
+	static uint8_t zero[16384];
+
+	vsv_put(w, VSV_VCPU_MPSTATE, i, zero, sizeof(struct kvm_mp_state));
+	vsv_put(w, VSV_VCPU_REGS, i, zero, sizeof(struct kvm_regs));
+	vsv_put(w, VSV_VCPU_SREGS, i, zero, sizeof(struct kvm_sregs));
+	vsv_put(w, VSV_VCPU_DEBUGREGS, i, zero, sizeof(struct kvm_debugregs));
+	vsv_put(w, VSV_VCPU_LAPIC, i, zero, sizeof(struct kvm_lapic_state));
+	vsv_put(w, VSV_VCPU_EVENTS, i, zero, sizeof(struct kvm_vcpu_events));
+	vsv_put(w, VSV_VCPU_CPUID, i, zero, cpuid_len);
+	if (xsave_len)
+		vsv_put(w, VSV_VCPU_XSAVE, i, zero, xsave_len);
+	else
+		vsv_put(w, VSV_VCPU_FPU, i, zero, sizeof(struct kvm_fpu));
+	vsv_put(w, VSV_VCPU_MSRS, i, msrs, msrs_len);
+}
+
+static int decode_one(size_t cpuid_len, size_t xsave_len, const uint8_t *msrs, size_t msrs_len,
+		      struct vcpu_state *s, struct error *e)
+{
+	struct vsv_writer w;
+	int rc = -1;
+
+	vsv_writer_init(&w, "unit test");
+	put_vcpu(&w, 0, cpuid_len, xsave_len, msrs, msrs_len);
+	vsv_put(&w, VSV_END, 0, NULL, 0);
+	put_le32(w.buf + 16, w.count);
+	struct vsv_reader *r = vsv_parse(w.buf, w.len, "s.vsv", e);
+	if (r) {
+		rc = vcpu_state_decode(r, 0, sizeof(struct kvm_xsave), s, "s.vsv", e);
+		vsv_free(r);
+	}
+	vsv_writer_release(&w);
+	return rc;
+}
+
+TEST(vcpu_state_decode_checks_sizes)
+{
+	const size_t ent = sizeof(struct kvm_cpuid_entry2);
+	uint8_t msrs[4 + 32] = { 2 };
+	struct vcpu_state s;
+	struct error e;
+
+	put_le32(msrs + 4, 0x6e0);
+	put_le64(msrs + 12, 77);
+	put_le32(msrs + 20, 0x10);
+	CHECK(decode_one(3 * ent, 4096, msrs, sizeof(msrs), &s, &e) == 0);
+	CHECK(s.cpuid && s.cpuid->nent == 3 && s.xsave && s.xsave_len == 4096 &&
+	      s.xsave_size == sizeof(struct kvm_xsave) && s.nmsrs == 2 &&
+	      s.msrs[0].index == 0x6e0 && s.msrs[0].value == 77 && s.msrs[1].index == 0x10);
+	vcpu_state_free(&s);
+	CHECK(!s.cpuid && !s.xsave && !s.msrs);
+	static const uint8_t none[4];
+	CHECK(decode_one(0, 0, none, 4, &s, &e) == 0 && !s.xsave && s.nmsrs == 0); /* FPU */
+	vcpu_state_free(&s);
+	CHECK(decode_one(3 * ent + 1, 4096, msrs, sizeof(msrs), &s, &e) == -1 &&
+	      e.code == EXIT_DATAERR && strstr(e.msg, "bad CPUID section"));
+	CHECK(decode_one(257 * ent, 4096, msrs, sizeof(msrs), &s, &e) == -1 &&
+	      e.code == EXIT_DATAERR && strstr(e.msg, "bad CPUID section"));
+	CHECK(decode_one(ent, 4097, msrs, sizeof(msrs), &s, &e) == -1 &&
+	      e.code == EXIT_UNAVAILABLE && strstr(e.msg, "XSAVE area of 4097 bytes"));
+	CHECK(decode_one(ent, 4096, msrs, sizeof(msrs) - 16, &s, &e) == -1 &&
+	      e.code == EXIT_DATAERR && strstr(e.msg, "bad or missing MSR section of vCPU 0"));
+	CHECK(decode_one(ent, 4096, msrs, 3, &s, &e) == -1 && e.code == EXIT_DATAERR);
+	CHECK(!s.cpuid && !s.xsave && !s.msrs); /* nothing left allocated */
 }
