@@ -5,36 +5,9 @@
 # as parents are base layers.
 
 load helpers
+load snapctl-helpers
 
-# ---- shared by the snapctl-*.bats suites (each file carries its own copy) ----
-
-# mkvm [VM]: a VM of the test guest (64 MiB, 1 vCPU, idle) with one 4 MiB
-# disk $W/disks/VM.vhd (64 KiB blocks), and $W/VM.model, the bytes that disk
-# holds (zeros so far). It stays stopped unless started.
-mkvm() {
-	local vm=${1:-v} k=$GUEST
-	[ -e "$k" ] || { k=$W/vmlinuz; echo "a stopped VM never runs it" > "$k"; }
-	mkdir -p "$W/disks"
-	vhdtool create -b 64K "$W/disks/$vm.vhd" 4M >/dev/null
-	truncate -s 4M "$W/$vm.model"
-	vmctl create "$vm" --memory 64M --cpus 1 --kernel "$k" --cmdline "idle hz=100" \
-		--disk "$W/disks/$vm.vhd" >/dev/null
-}
-
-# src [VM]: the layer "now" writes to (the file vm.xml names)
-src() { vmctl dumpxml "${1:-v}" | sed -n 's/.*source file="\([^"]*\)".*/\1/p' | head -n 1; }
-
-# put SEED OFFSET LEN [VM]: write `test-tool pattern SEED LEN` at OFFSET into
-# now (through vhdtool) and into the model
-put() {
-	local vm=${4:-v} p=$BATS_TEST_TMPDIR/put
-	test-tool pattern "$1" "$3" > "$p"
-	vhdtool write -i "$p" "$(src "$vm")" "$2"
-	dd if="$p" of="$W/$vm.model" bs=64K oflag=seek_bytes seek="$2" conv=notrunc status=none
-}
-
-# uuid VM SNAP: a snapshot's UUID
-uuid() { snapctl show --json "$1" "$2" | jq -r .uuid; }
+# mkvm, src, put, holds, uuid: snapctl-helpers.bash
 
 # frozen VM SNAP: the layer a snapshot froze
 frozen() { snapctl show --json "$1" "$2" | jq -r '.disks[0].file'; }
